@@ -1,0 +1,37 @@
+using System.CommandLine;
+using DistTrain.Data;
+using DistTrain.Engine.Spec;
+
+namespace DistTrain.Cli;
+
+/// <summary>
+/// Parses and runs a command so that every failure the user can cause ends as one line on stderr and a non-zero
+/// exit code, never a stack trace: 2 for bad arguments, 1 for input that cannot be used (files, specs, data).
+/// </summary>
+public static class CliRunner
+{
+    public static int Invoke(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var e in parse.Errors) Console.Error.WriteLine($"disttrain: {e.Message}");
+            Console.Error.WriteLine($"Run 'disttrain {string.Join(' ', parse.CommandResult.Command.Name == root.Name ? [] : new[] { parse.CommandResult.Command.Name })} --help' for usage.".Replace("  ", " "));
+            return 2;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is SpecException or DataException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"disttrain: {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("DISTTRAIN_DEBUG") is null)
+        {
+            Console.Error.WriteLine($"disttrain: internal error: {e.Message} (set DISTTRAIN_DEBUG=1 for the stack trace)");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DistTrain.Cli.Output;
+using DistTrain.Engine.Model;
+
+namespace DistTrain.Cli.Commands;
+
+/// <summary>`disttrain evaluate`: loads a saved model and reports its loss and accuracy on a test split.</summary>
+public static class EvaluateCommand
+{
+    public static Command Create()
+    {
+        var modelFile = new Option<string>("--model-file") { Description = "A model written by train --save", Required = true };
+        var dataset = CommonOptions.Dataset();
+        var dataDir = CommonOptions.DataDir();
+        var threads = CommonOptions.Threads();
+        var json = CommonOptions.Json();
+        var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, dataDir, threads, json };
+        command.SetAction(p => Run(p.GetValue(modelFile)!, p.GetValue(dataset)!, p.GetValue(dataDir), p.GetValue(threads), p.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(string modelFile, string datasetName, string? dataDir, int threads, bool json)
+    {
+        Engine.Kernels.Threading.Threads = threads;
+        var net = Sequential.Load(modelFile);
+        var data = Datasets.Load(datasetName, dataDir, Terminal.Info);
+        if (!data.TestX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
+            throw new ArgumentException(
+                $"{modelFile} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} has {data.TestX.ShapeString}");
+        var clock = Stopwatch.StartNew();
+        var result = net.Evaluate(data.TestX, data.TestY, 500);
+        double seconds = clock.Elapsed.TotalSeconds;
+        Console.Out.WriteLine($"test accuracy {result.Accuracy:F4}  test loss {result.Loss:F4}  ({result.Samples:N0} samples)");
+        if (json)
+            JsonLine.Write(new JsonObject
+            {
+                ["dataset"] = datasetName,
+                ["model"] = modelFile,
+                ["epochs"] = 0,
+                ["train_samples"] = data.TrainCount,
+                ["test_samples"] = data.TestCount,
+                ["test_accuracy"] = JsonLine.Round(result.Accuracy),
+                ["test_loss"] = JsonLine.Round(result.Loss),
+                ["samples_per_second"] = Math.Round(result.Samples / seconds, 1),
+                ["seconds"] = Math.Round(seconds, 2),
+            });
+        return 0;
+    }
+}

@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using DistTrain.Cli.Output;
+using DistTrain.Engine.Kernels;
+using DistTrain.Engine.Spec;
+using Spectre.Console;
+
+namespace DistTrain.Cli.Commands;
+
+/// <summary>`disttrain train`: trains a model on one process, evaluates it on the test split, optionally saves it.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var dataset = CommonOptions.Dataset();
+        var model = new Option<string>("--model") { Description = "Preset (mnist-cnn, mnist-mlp) or a spec JSON file", Required = true };
+        var epochs = CommonOptions.Positive("--epochs", 5, "Passes over the training split");
+        var batch = CommonOptions.BatchSize(128);
+        var threads = CommonOptions.Threads();
+        var seed = new Option<int>("--seed") { Description = "Seeds initialisation and shuffling", DefaultValueFactory = _ => 1 };
+        var dataDir = CommonOptions.DataDir();
+        var save = new Option<string?>("--save") { Description = "Write the trained model to this file" };
+        var json = CommonOptions.Json();
+        var command = new Command("train", "Train a model on one process") { dataset, model, epochs, batch, threads, seed, dataDir, save, json };
+        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model)!, p.GetValue(epochs), p.GetValue(batch),
+            p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir), p.GetValue(save), p.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(string datasetName, string modelName, int epochs, int batchSize, int threads, int seed,
+        string? dataDir, string? savePath, bool json)
+    {
+        Threading.Threads = threads;
+        var net = ModelSpec.Resolve(modelName, seed);
+        var data = Datasets.Load(datasetName, dataDir, Terminal.Info);
+        Terminal.Info(data.Describe());
+        if (!json) Terminal.Error.WriteLine(net.Summary());
+
+        FitProgress? progress = null;
+        var clock = Stopwatch.StartNew();
+        Terminal.Error.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(ctx =>
+            {
+                progress = new FitProgress(ctx, epochs);
+                net.Fit(data.TrainX, data.TrainY, epochs, batchSize, shuffle: true, callbacks: [progress]);
+            });
+        double seconds = clock.Elapsed.TotalSeconds;
+        var test = net.Evaluate(data.TestX, data.TestY, 500);
+        if (savePath is not null)
+        {
+            net.Save(savePath);
+            Terminal.Info($"saved {savePath}");
+        }
+        double rate = progress!.Samples / progress.TrainingTime.TotalSeconds;
+        Console.Out.WriteLine($"test accuracy {test.Accuracy:F4}  test loss {test.Loss:F4}  {rate:N0} samples/s  {seconds:F1}s");
+        if (json)
+            JsonLine.Write(new JsonObject
+            {
+                ["dataset"] = datasetName,
+                ["model"] = modelName,
+                ["epochs"] = epochs,
+                ["train_samples"] = data.TrainCount,
+                ["test_samples"] = data.TestCount,
+                ["test_accuracy"] = JsonLine.Round(test.Accuracy),
+                ["test_loss"] = JsonLine.Round(test.Loss),
+                ["samples_per_second"] = Math.Round(rate, 1),
+                ["seconds"] = Math.Round(seconds, 2),
+            });
+        return 0;
+    }
+}

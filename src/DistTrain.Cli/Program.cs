@@ -1,0 +1,12 @@
+using System.CommandLine;
+using DistTrain.Cli;
+using DistTrain.Cli.Commands;
+
+var root = new RootCommand("DistTrain: data-parallel neural-network training for .NET")
+{
+    TrainCommand.Create(),
+    EvaluateCommand.Create(),
+    DataCommand.Create(),
+    BenchCommand.Create(),
+};
+return CliRunner.Invoke(root, args);

@@ -1,0 +1,322 @@
+using System.Text;
+using DistTrain.Engine.Callbacks;
+using DistTrain.Engine.Layers;
+using DistTrain.Engine.Losses;
+using DistTrain.Engine.Optimizers;
+
+namespace DistTrain.Engine.Model;
+
+/// <summary>
+/// A linear stack of layers with Keras' workflow: Add, Compile, Fit, Evaluate, Predict, Summary, Save, Load.
+/// <para>
+/// All trainable weights live in one flat buffer (<see cref="Store"/>), their gradients in another of the same
+/// layout. A training step is split into <see cref="ComputeGradients"/> and <see cref="ApplyGradients"/> so that a
+/// distributed trainer can average the gradient buffer between the two.
+/// </para>
+/// </summary>
+public sealed class Sequential
+{
+    private readonly List<Layer> _layers = [];
+    private readonly Tensor _batchX = new(0), _batchY = new(0), _dOut = new(0);
+    private int _firstTrainable = -1;
+    private bool _fused;
+
+    /// <param name="inputShape">Per-sample input shape, e.g. (28, 28, 1).</param>
+    /// <param name="seed">Seeds weight initialisation, so the same seed gives the same model.</param>
+    public Sequential(int[] inputShape, int seed = 1, string name = "sequential")
+    {
+        if (inputShape.Length == 0 || inputShape.Any(d => d < 1))
+            throw new ArgumentException($"input shape must be non-empty with positive dimensions, got ({string.Join(", ", inputShape)})");
+        InputShape = inputShape;
+        Seed = seed;
+        Name = name;
+    }
+
+    public string Name { get; }
+    public int[] InputShape { get; }
+    public int Seed { get; }
+    public IReadOnlyList<Layer> Layers => _layers;
+    public ParameterStore Store { get; } = new();
+    public Optimizer? Optimizer { get; private set; }
+    public Loss? Loss { get; private set; }
+    public IReadOnlyList<string> Metrics { get; private set; } = [];
+    public bool IsBuilt { get; private set; }
+
+    /// <summary>Per-sample output shape.</summary>
+    public int[] OutputShape => _layers.Count == 0 ? InputShape : _layers[^1].OutputShape;
+
+    /// <summary>Set by a callback to end Fit after the current epoch.</summary>
+    public bool StopTraining { get; set; }
+
+    /// <summary>Appends a layer. Names are made unique as Keras does: dense, dense_1, ...</summary>
+    public Sequential Add(Layer layer)
+    {
+        if (IsBuilt) throw new InvalidOperationException("layers cannot be added after the model is built or compiled");
+        string baseName = layer.Name ?? layer.TypeName;
+        string unique = baseName;
+        for (int i = 1; _layers.Any(l => l.Name == unique); i++) unique = $"{baseName}_{i}";
+        if (layer.Name is not null && unique != layer.Name)
+            throw new ArgumentException($"the model already has a layer named '{layer.Name}'");
+        layer.Name = unique;
+        _layers.Add(layer);
+        return this;
+    }
+
+    /// <summary>Fixes every shape and allocates and initialises the flat parameter buffers.</summary>
+    public void Build()
+    {
+        if (IsBuilt) return;
+        if (_layers.Count == 0) throw new InvalidOperationException("the model has no layers");
+        var shape = InputShape;
+        foreach (var layer in _layers)
+        {
+            layer.Build(shape, Store);
+            shape = layer.OutputShape;
+        }
+        Store.Allocate(Seed);
+        // Nothing before the first layer with weights needs a gradient, so backward stops there.
+        _firstTrainable = _layers.FindIndex(l => l.Parameters.Any(p => p.Trainable));
+        if (_firstTrainable >= 0) _layers[_firstTrainable].ComputeInputGradient = false;
+        IsBuilt = true;
+    }
+
+    /// <summary>Chooses the optimizer, loss and metrics ("accuracy" is the one metric).</summary>
+    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null)
+    {
+        Build();
+        var list = (metrics ?? []).ToList();
+        foreach (var m in list)
+            if (m is not ("accuracy" or "acc"))
+                throw new ArgumentException($"unknown metric '{m}'; the supported metric is accuracy");
+        Optimizer = optimizer;
+        Loss = loss;
+        Metrics = list.Count > 0 ? ["accuracy"] : [];
+        // Softmax + cross-entropy (and sigmoid + binary cross-entropy) take their gradient at the logits.
+        _fused = _layers[^1] is IActivated a && loss.FusesWith(a.Activation);
+        if (loss is SparseCategoricalCrossentropy && OutputShape[^1] < 2)
+            throw new ArgumentException($"sparse categorical cross-entropy needs at least 2 output classes, but the model outputs {Layer.FormatShape(OutputShape)}");
+    }
+
+    /// <summary>Runs the layers on a batch x (B, ...InputShape).</summary>
+    public Tensor Forward(Tensor x, bool training)
+    {
+        Build();
+        var h = x;
+        foreach (var layer in _layers) h = layer.Forward(h, training);
+        return h;
+    }
+
+    /// <summary>
+    /// Forward and backward on one batch: zeroes the gradient buffer, then fills it with dL/dθ of the batch's mean
+    /// loss plus regularisation. Returns the loss and the batch's correct-prediction count.
+    /// </summary>
+    public (double Loss, long Correct, long Judged) ComputeGradients(Tensor x, Tensor y)
+    {
+        var loss = RequireCompiled();
+        var output = Forward(x, training: true);
+        int batch = x.Batch, width = OutputShape[^1], rows = output.Length / width;
+        var grad = _dOut.Resize(batch, OutputShape);
+        Array.Clear(Store.Gradients);
+        double value = _fused
+            ? loss.ComputeFused(output.Span, y.Span, rows, width, grad.Span)
+            : loss.Compute(output.Span, y.Span, rows, width, grad.Span);
+        var (correct, judged) = Accuracy.Count(loss, output.Span, y.Span, rows, width);
+        if (_firstTrainable >= 0)
+        {
+            Tensor g = grad;
+            int last = _layers.Count - 1;
+            g = _fused ? ((IActivated)_layers[last]).BackwardFromPreActivation(g) : _layers[last].Backward(g);
+            for (int i = last - 1; i >= _firstTrainable; i--) g = _layers[i].Backward(g);
+        }
+        foreach (var p in Store.Parameters)
+            if (p.Regularizer is { } r) value += r.Apply(p.Value, p.Grad);
+        return (value, correct, judged);
+    }
+
+    /// <summary>One optimizer step from the gradient buffer.</summary>
+    public void ApplyGradients()
+    {
+        RequireCompiled();
+        Optimizer!.Step(Store.Values, Store.Gradients);
+    }
+
+    /// <summary>ComputeGradients then ApplyGradients; returns the batch loss.</summary>
+    public double TrainOnBatch(Tensor x, Tensor y)
+    {
+        var (loss, _, _) = ComputeGradients(x, y);
+        ApplyGradients();
+        return loss;
+    }
+
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> epochs. <paramref name="validationSplit"/> holds out the last fraction of
+    /// the samples (before shuffling), as Keras does; <paramref name="validationData"/> takes precedence.
+    /// The last batch of an epoch may be smaller.
+    /// </summary>
+    public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, (Tensor X, Tensor Y)? validationData = null,
+        double validationSplit = 0, bool shuffle = true, IReadOnlyList<Callback>? callbacks = null)
+    {
+        RequireCompiled();
+        CheckData(x, y, "training");
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "epochs must be ≥ 0");
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
+        if (validationSplit is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(validationSplit), validationSplit, "validation split must be in [0, 1)");
+        int total = x.Batch, trainCount = total, valStart = total;
+        if (validationData is null && validationSplit > 0)
+        {
+            trainCount = (int)(total * (1 - validationSplit));
+            valStart = trainCount;
+            if (trainCount == 0 || trainCount == total)
+                throw new ArgumentException($"a validation split of {validationSplit} leaves no samples on one side of {total}");
+        }
+        if (validationData is { } vd) CheckData(vd.X, vd.Y, "validation");
+        if (trainCount == 0) throw new ArgumentException("there are no training samples");
+
+        callbacks ??= [];
+        var history = new History();
+        var order = Enumerable.Range(0, trainCount).ToArray();
+        int batches = (trainCount + batchSize - 1) / batchSize;
+        StopTraining = false;
+        foreach (var c in callbacks) c.OnTrainBegin(this);
+        for (int epoch = 0; epoch < epochs && !StopTraining; epoch++)
+        {
+            foreach (var c in callbacks) c.OnEpochBegin(epoch);
+            if (shuffle) new Random(unchecked(Seed * 31 + epoch)).Shuffle(order);
+            double lossSum = 0;
+            long correct = 0, judged = 0, seen = 0;
+            for (int b = 0; b < batches; b++)
+            {
+                int start = b * batchSize, count = Math.Min(batchSize, trainCount - start);
+                Gather(x, order.AsSpan(start, count), _batchX);
+                Gather(y, order.AsSpan(start, count), _batchY);
+                var (l, c, j) = ComputeGradients(_batchX, _batchY);
+                ApplyGradients();
+                lossSum += l * count;
+                correct += c;
+                judged += j;
+                seen += count;
+                var logs = new BatchLogs(epoch, b, batches, seen, lossSum / seen, judged == 0 ? 0 : (double)correct / judged);
+                foreach (var cb in callbacks) cb.OnBatchEnd(logs);
+            }
+            var epochLogs = new Dictionary<string, double> { ["loss"] = lossSum / seen };
+            if (Metrics.Count > 0) epochLogs["accuracy"] = (double)correct / judged;
+            EvaluationResult? val = validationData is { } v ? Evaluate(v.X, v.Y, batchSize)
+                : valStart < total ? EvaluateRange(x, y, valStart, total, batchSize) : null;
+            if (val is { } r)
+            {
+                epochLogs["val_loss"] = r.Loss;
+                if (Metrics.Count > 0) epochLogs["val_accuracy"] = r.Accuracy;
+            }
+            history.Record(epochLogs);
+            foreach (var c in callbacks) c.OnEpochEnd(epoch, epochLogs);
+        }
+        foreach (var c in callbacks) c.OnTrainEnd();
+        return history;
+    }
+
+    /// <summary>Mean loss (with regularisation, as Keras reports it) and accuracy over (x, y), in inference mode.</summary>
+    public EvaluationResult Evaluate(Tensor x, Tensor y, int batchSize = 32)
+    {
+        RequireCompiled();
+        CheckData(x, y, "evaluation");
+        return EvaluateRange(x, y, 0, x.Batch, batchSize);
+    }
+
+    private EvaluationResult EvaluateRange(Tensor x, Tensor y, int from, int to, int batchSize)
+    {
+        var loss = Loss!;
+        int width = OutputShape[^1];
+        double lossSum = 0;
+        long correct = 0, judged = 0;
+        var indices = new int[Math.Min(batchSize, Math.Max(0, to - from))];
+        for (int start = from; start < to; start += batchSize)
+        {
+            int count = Math.Min(batchSize, to - start);
+            for (int i = 0; i < count; i++) indices[i] = start + i;
+            Gather(x, indices.AsSpan(0, count), _batchX);
+            Gather(y, indices.AsSpan(0, count), _batchY);
+            var output = Forward(_batchX, training: false);
+            int rows = output.Length / width;
+            lossSum += loss.Compute(output.Span, _batchY.Span, rows, width, default) * count;
+            var (c, j) = Accuracy.Count(loss, output.Span, _batchY.Span, rows, width);
+            correct += c;
+            judged += j;
+        }
+        int n = to - from;
+        double penalty = Store.Parameters.Sum(p => p.Regularizer?.Penalty(p.Value) ?? 0);
+        return new EvaluationResult(n == 0 ? 0 : lossSum / n + penalty, judged == 0 ? 0 : (double)correct / judged, n);
+    }
+
+    /// <summary>Outputs for every sample of x, in inference mode: (N, ...OutputShape).</summary>
+    public Tensor Predict(Tensor x, int batchSize = 32)
+    {
+        Build();
+        CheckInput(x, "prediction");
+        var result = new Tensor([x.Batch, .. OutputShape]);
+        int outSize = Tensor.Count(OutputShape), inSize = Tensor.Count(InputShape);
+        for (int start = 0; start < x.Batch; start += batchSize)
+        {
+            int count = Math.Min(batchSize, x.Batch - start);
+            _batchX.Resize(count, InputShape);
+            x.Span.Slice(start * inSize, count * inSize).CopyTo(_batchX.Span);
+            Forward(_batchX, training: false).Span.CopyTo(result.Span.Slice(start * outSize, count * outSize));
+        }
+        return result;
+    }
+
+    /// <summary>A Keras-style table of layers, output shapes and parameter counts.</summary>
+    public string Summary()
+    {
+        Build();
+        var sb = new StringBuilder();
+        sb.AppendLine($"Model: \"{Name}\"");
+        string rule = new('─', 72);
+        sb.AppendLine(rule);
+        sb.AppendLine($"{"Layer (type)",-34}{"Output Shape",-24}{"Param #",14}");
+        sb.AppendLine(rule);
+        foreach (var l in _layers)
+            sb.AppendLine($"{$"{l.Name} ({l.GetType().Name})",-34}{Layer.FormatShape(l.OutputShape),-24}{l.ParameterCount,14:N0}");
+        sb.AppendLine(rule);
+        int trainable = Store.TrainableCount, state = Store.State.Length;
+        sb.AppendLine($"Total params: {trainable + state:N0}");
+        sb.AppendLine($"Trainable params: {trainable:N0}");
+        sb.AppendLine($"Non-trainable params: {state:N0}");
+        return sb.ToString();
+    }
+
+    /// <summary>Writes architecture, weights and optimizer state to a checksummed file.</summary>
+    public void Save(string path) => ModelFile.Save(this, path);
+
+    /// <summary>Reads a file written by <see cref="Save"/>, refusing one that is corrupt or of another version.</summary>
+    public static Sequential Load(string path) => ModelFile.Load(path);
+
+    private Loss RequireCompiled() =>
+        Loss ?? throw new InvalidOperationException("the model must be compiled (Compile) before training or evaluation");
+
+    private void CheckInput(Tensor x, string what)
+    {
+        if (!x.Shape.AsSpan(1).SequenceEqual(InputShape))
+            throw new ArgumentException($"{what} inputs have shape {x.ShapeString}, but the model expects {Layer.FormatShape(InputShape)}");
+    }
+
+    private void CheckData(Tensor x, Tensor y, string what)
+    {
+        CheckInput(x, what);
+        if (y.Batch != x.Batch)
+            throw new ArgumentException($"{what} data has {x.Batch} inputs but {y.Batch} targets");
+        int expected = Loss!.TargetWidth(OutputShape[^1]) * (Tensor.Count(OutputShape) / OutputShape[^1]);
+        if (y.SampleSize != expected)
+            throw new ArgumentException(
+                $"{what} targets have shape {y.ShapeString}, but {Loss.Name} on outputs {Layer.FormatShape(OutputShape)} needs {expected} value(s) per sample");
+    }
+
+    // Copies the samples at `indices` of src into dst, which becomes (indices.Length, ...sample shape).
+    private static void Gather(Tensor src, ReadOnlySpan<int> indices, Tensor dst)
+    {
+        int size = src.SampleSize;
+        dst.Resize(indices.Length, src.Shape.AsSpan(1));
+        var s = src.Span;
+        var d = dst.Span;
+        for (int i = 0; i < indices.Length; i++) s.Slice(indices[i] * size, size).CopyTo(d.Slice(i * size, size));
+    }
+}

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DistTrain.Engine.Layers;
+using DistTrain.Engine.Losses;
+using DistTrain.Engine.Model;
+using DistTrain.Engine.Optimizers;
+
+namespace DistTrain.Engine.Spec;
+
+/// <summary>
+/// The JSON form of a compiled model, which jobs carry and model files embed:
+/// <code>
+/// { "name": "mnist-cnn", "input_shape": [28, 28, 1], "seed": 1,
+///   "layers": [ { "type": "conv2d", "filters": 32, "kernel_size": [3, 3], "activation": "relu" }, ... ],
+///   "optimizer": { "type": "adam", "learning_rate": 0.001 },
+///   "loss": { "type": "sparse_categorical_crossentropy", "from_logits": false },
+///   "metrics": [ "accuracy" ] }
+/// </code>
+/// "optimizer" and "loss" may also be bare names. Unknown keys are errors, so typos do not pass silently.
+/// </summary>
+public static class ModelSpec
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>Builds and compiles the model a spec describes; <paramref name="source"/> names it in errors.</summary>
+    public static Sequential Parse(string json, string source = "spec", int? seedOverride = null)
+    {
+        var root = SpecReader.ParseRoot(json, source);
+        try
+        {
+            return Build(new SpecReader(root, ""), seedOverride);
+        }
+        catch (SpecException e)
+        {
+            throw new SpecException($"{source}: {e.Message}");
+        }
+    }
+
+    private static Sequential Build(SpecReader r, int? seedOverride)
+    {
+        string name = r.String("name", "sequential");
+        var inputShape = r.IntArray("input_shape");
+        int seed = r.Int("seed", 1);
+        var model = new Sequential(inputShape, seedOverride ?? seed, name);
+        var layers = r.Objects("layers");
+        if (layers.Count == 0) throw r.Error("layers", "must hold at least one layer");
+        foreach (var lr in layers)
+        {
+            try
+            {
+                model.Add(LayerFactory.Create(lr));
+            }
+            catch (ArgumentException e)
+            {
+                throw new SpecException($"{lr.Path}: {e.Message}");
+            }
+        }
+        try
+        {
+            model.Build();
+        }
+        catch (ArgumentException e)
+        {
+            throw new SpecException(e.Message);
+        }
+        var opt = Optimizer.FromSpec(r.OptionalObject("optimizer") ?? throw r.Error("optimizer", "is required"));
+        var loss = Loss.FromSpec(r.OptionalObject("loss") ?? throw r.Error("loss", "is required"));
+        var metrics = r.StringArray("metrics");
+        r.EnsureAllUsed();
+        try
+        {
+            model.Compile(opt, loss, metrics);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SpecException(e.Message);
+        }
+        return model;
+    }
+
+    /// <summary>The spec of a built model, including its compile settings.</summary>
+    public static JsonObject ToJson(Sequential model)
+    {
+        model.Build();
+        var o = new JsonObject
+        {
+            ["name"] = model.Name,
+            ["input_shape"] = new JsonArray(model.InputShape.Select(d => (JsonNode)d).ToArray()),
+            ["seed"] = model.Seed,
+            ["layers"] = new JsonArray(model.Layers.Select(l => (JsonNode)l.ToSpec()).ToArray()),
+        };
+        if (model.Optimizer is { } opt) o["optimizer"] = opt.ToSpec();
+        if (model.Loss is { } loss) o["loss"] = loss.ToSpec();
+        o["metrics"] = new JsonArray(model.Metrics.Select(m => (JsonNode)m).ToArray());
+        return o;
+    }
+
+    /// <summary>The spec as indented JSON text.</summary>
+    public static string ToJsonText(Sequential model) => ToJson(model).ToJsonString(Indented);
+
+    /// <summary>
+    /// Resolves what a user typed for --model: a preset name, or the path of a spec file.
+    /// </summary>
+    public static Sequential Resolve(string nameOrPath, int? seed = null)
+    {
+        if (Presets.TryGet(nameOrPath, out var json)) return Parse(json, nameOrPath, seed);
+        if (File.Exists(nameOrPath)) return Parse(File.ReadAllText(nameOrPath), nameOrPath, seed);
+        throw new SpecException(
+            $"unknown model '{nameOrPath}': expected a preset ({string.Join(", ", Presets.Names)}) or the path of a JSON spec file");
+    }
+}
