@@ -61,7 +61,9 @@ public static class ModelSpec
         }
         catch (ArgumentException e)
         {
-            throw new SpecException(e.Message);
+            // Layers build in order, so the first one left unbuilt is the one whose shape did not fit.
+            int failed = model.Layers.TakeWhile(l => l.IsBuilt).Count();
+            throw new SpecException($"{layers[failed].Path}: {e.Message}");
         }
         var opt = Optimizer.FromSpec(r.OptionalObject("optimizer") ?? throw r.Error("optimizer", "is required"));
         var loss = Loss.FromSpec(r.OptionalObject("loss") ?? throw r.Error("loss", "is required"));

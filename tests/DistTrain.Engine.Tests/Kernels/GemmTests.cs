@@ -1,0 +1,100 @@
+using DistTrain.Engine.Kernels;
+
+namespace DistTrain.Engine.Tests.Kernels;
+
+/// <summary>The packed SGEMM against the double-precision triple loop, at every width, transpose and edge size.</summary>
+public class GemmTests
+{
+    public static IEnumerable<object[]> Widths() =>
+        new[] { SimdWidth.Scalar, SimdWidth.V128, SimdWidth.V256, SimdWidth.V512 }.Where(Simd.IsSupported).Select(w => new object[] { w });
+
+    private static void Check(int m, int n, int k, bool ta, bool tb, bool acc, SimdWidth width, int padA = 0, int padB = 0, int padC = 0)
+    {
+        int lda = (ta ? m : k) + padA, ldb = (tb ? k : n) + padB, ldc = n + padC;
+        var a = TestData.Uniform(Math.Max(1, (ta ? k : m) * lda), 1);
+        var b = TestData.Uniform(Math.Max(1, (tb ? n : k) * ldb), 2);
+        var c = TestData.Uniform(Math.Max(1, m * ldc), 3);
+        var expected = (float[])c.Clone();
+        GemmReference.Multiply(expected, ldc, a, lda, ta, b, ldb, tb, m, n, k, acc);
+        Gemm.Multiply(c, ldc, a, lda, ta, b, ldb, tb, m, n, k, acc, width);
+        // Float accumulation over k terms of magnitude ≤ 1: error grows like √k·ε; 1e-5·k is a loose, safe bound.
+        TestData.AssertClose(expected, c, 1e-5 * Math.Max(k, 1), 1e-5, $"{m}x{n}x{k} ta={ta} tb={tb} acc={acc} {width}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Matches_reference_at_edge_sizes(SimdWidth width)
+    {
+        foreach (int m in new[] { 0, 1, 7, 8, 9, 17 })
+        foreach (int n in new[] { 1, 15, 16, 17, 33, 65 })
+        foreach (int k in new[] { 0, 1, 9, 64 })
+            Check(m, n, k, false, false, false, width);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Matches_reference_for_every_transpose_and_accumulate(SimdWidth width)
+    {
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        foreach (bool acc in new[] { false, true })
+            Check(37, 45, 29, ta, tb, acc, width, padA: 3, padB: 2, padC: 5);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Matches_reference_across_block_boundaries(SimdWidth width)
+    {
+        // K > KC and M > MC exercise the k-slice accumulation and several A blocks; N > 2·NR several B panels.
+        Check(Gemm.MC + 9, 2 * 32 + 7, Gemm.KC + 13, false, false, false, width);
+        Check(Gemm.MC + 9, 2 * 32 + 7, Gemm.KC + 13, true, true, true, width);
+    }
+
+    [Fact]
+    public void Large_prime_sizes_match_reference()
+    {
+        Check(513, 65, 257, false, false, false, Simd.Best);
+        Check(131, 127, 521, true, false, true, Simd.Best);
+    }
+
+    [Fact]
+    public void Two_threads_give_the_same_result_as_one()
+    {
+        int m = 300, n = 70, k = 90;
+        var a = TestData.Uniform(m * k, 4);
+        var b = TestData.Uniform(k * n, 5);
+        var one = new float[m * n];
+        var two = new float[m * n];
+        Gemm.Multiply(one, n, a, k, false, b, n, false, m, n, k, false);
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = 2;
+            Gemm.Multiply(two, n, a, k, false, b, n, false, m, n, k, false);
+        }
+        finally
+        {
+            Threading.Threads = saved;
+        }
+        // Blocks are split across threads, never a sum, so the results are bitwise equal.
+        Assert.Equal(one, two);
+    }
+
+    [Fact]
+    public void Zero_k_clears_or_keeps_c()
+    {
+        var c = new float[] { 1, 2, 3, 4 };
+        Gemm.Multiply(c, 2, [], 1, false, [], 2, false, 2, 2, 0, accumulate: true);
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, c);
+        Gemm.Multiply(c, 2, [], 1, false, [], 2, false, 2, 2, 0, accumulate: false);
+        Assert.Equal(new float[4], c);
+    }
+
+    [Fact]
+    public void Too_short_operands_are_refused_with_their_shapes()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Gemm.Multiply(new float[4], 2, new float[3], 2, false, new float[4], 2, false, 2, 2, 2, false));
+        Assert.Contains("GEMM A is (2, 2)", e.Message);
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(new float[4], 1, new float[4], 2, false, new float[4], 2, false, 2, 2, 2, false));
+    }
+}

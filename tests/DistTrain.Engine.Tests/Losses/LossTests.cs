@@ -1,0 +1,123 @@
+using DistTrain.Engine.Layers;
+using DistTrain.Engine.Losses;
+using DistTrain.Engine.Tests.Layers;
+
+namespace DistTrain.Engine.Tests.Losses;
+
+/// <summary>Losses against finite differences (h = 1e-3, |Δ| ≤ 1e-3 + 1e-2·|g|) and against values by hand.</summary>
+public class LossTests
+{
+    private const int B = 4, K = 5;
+
+    private static float[] Probabilities(int seed, bool rowsSumToOne)
+    {
+        var p = TestData.Uniform(B * K, seed, 0.05f, 0.95f);
+        if (rowsSumToOne)
+            for (int b = 0; b < B; b++) Activations.SoftmaxRow(p.AsSpan(b * K, K));
+        return p;
+    }
+
+    private static float[] Targets(Loss loss)
+    {
+        var rng = new Random(7);
+        if (loss is SparseCategoricalCrossentropy) return Enumerable.Range(0, B).Select(_ => (float)rng.Next(K)).ToArray();
+        if (loss is CategoricalCrossentropy)
+        {
+            var y = new float[B * K];
+            for (int b = 0; b < B; b++) y[b * K + rng.Next(K)] = 1;
+            return y;
+        }
+        return loss is BinaryCrossentropy ? Enumerable.Range(0, B * K).Select(_ => (float)rng.Next(2)).ToArray() : TestData.Uniform(B * K, 8);
+    }
+
+    public static IEnumerable<object[]> Cases() =>
+    [
+        [new MeanSquaredError()],
+        [new BinaryCrossentropy(false)], [new BinaryCrossentropy(true)],
+        [new CategoricalCrossentropy(false)], [new CategoricalCrossentropy(true)],
+        [new SparseCategoricalCrossentropy(false)], [new SparseCategoricalCrossentropy(true)],
+    ];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Gradient_matches_finite_differences(Loss loss)
+    {
+        var pred = loss.FromLogits ? TestData.Uniform(B * K, 3, -3, 3) : Probabilities(3, loss is CategoricalCrossentropy or SparseCategoricalCrossentropy);
+        var y = Targets(loss);
+        var grad = new float[B * K];
+        loss.Compute(pred, y, B, K, grad);
+        for (int i = 0; i < pred.Length; i++)
+        {
+            float saved = pred[i];
+            pred[i] = saved + 1e-3f;
+            double fp = loss.Compute(pred, y, B, K, default);
+            pred[i] = saved - 1e-3f;
+            double fm = loss.Compute(pred, y, B, K, default);
+            pred[i] = saved;
+            GradCheck.Compare((fp - fm) / 2e-3, grad[i], 1e-3, 1e-2, $"{loss.Name} logits={loss.FromLogits} d[{i}]");
+        }
+    }
+
+    [Theory]
+    [InlineData("categorical_crossentropy", ActivationKind.Softmax)]
+    [InlineData("sparse_categorical_crossentropy", ActivationKind.Softmax)]
+    [InlineData("binary_crossentropy", ActivationKind.Sigmoid)]
+    public void Fused_gradient_is_the_derivative_through_the_activation(string name, ActivationKind activation)
+    {
+        var loss = Loss.Create(name);
+        Assert.True(loss.FusesWith(activation));
+        var z = TestData.Uniform(B * K, 4, -2, 2);
+        var y = Targets(loss);
+        float[] Activate(float[] logits)
+        {
+            var p = (float[])logits.Clone();
+            Activations.Forward(activation, p, K);
+            return p;
+        }
+        var g = new float[B * K];
+        loss.ComputeFused(Activate(z), y, B, K, g);
+        for (int i = 0; i < z.Length; i++)
+        {
+            float saved = z[i];
+            z[i] = saved + 1e-3f;
+            double fp = loss.Compute(Activate(z), y, B, K, default);
+            z[i] = saved - 1e-3f;
+            double fm = loss.Compute(Activate(z), y, B, K, default);
+            z[i] = saved;
+            GradCheck.Compare((fp - fm) / 2e-3, g[i], 1e-3, 1e-2, $"{name} fused d[{i}]");
+        }
+    }
+
+    [Fact]
+    public void Values_match_the_definitions()
+    {
+        // −log(0.7) for one row of probabilities; MSE of (1, 3) against (0, 0) is 5.
+        Assert.Equal(-Math.Log(0.7), new SparseCategoricalCrossentropy().Compute([0.2f, 0.7f, 0.1f], [1], 1, 3, default), 5);
+        Assert.Equal(5, new MeanSquaredError().Compute([1, 3], [0, 0], 1, 2, default), 6);
+        // Binary cross-entropy from logit 0 is log 2 for either label.
+        Assert.Equal(Math.Log(2), new BinaryCrossentropy(true).Compute([0f], [1], 1, 1, default), 6);
+    }
+
+    [Fact]
+    public void Logit_losses_stay_finite_for_extreme_logits()
+    {
+        double l1 = new CategoricalCrossentropy(true).Compute([1000f, -1000f], [0, 1], 1, 2, default);
+        double l2 = new BinaryCrossentropy(true).Compute([-500f], [1], 1, 1, default);
+        Assert.Equal(2000, l1, 3);
+        Assert.Equal(500, l2, 3);
+    }
+
+    [Fact]
+    public void A_label_outside_the_classes_is_refused_by_name()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new SparseCategoricalCrossentropy().Compute([0.5f, 0.5f], [2], 1, 2, new float[2]));
+        Assert.Contains("label 2 of sample 0", e.Message);
+    }
+
+    [Fact]
+    public void Unknown_loss_names_list_the_known_ones()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Loss.Create("hinge"));
+        Assert.Contains("binary_crossentropy", e.Message);
+    }
+}
