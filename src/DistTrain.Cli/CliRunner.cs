@@ -15,8 +15,8 @@ public static class CliRunner
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            foreach (var e in parse.Errors) Console.Error.WriteLine($"disttrain: {e.Message}");
-            Console.Error.WriteLine($"Run 'disttrain {string.Join(' ', parse.CommandResult.Command.Name == root.Name ? [] : new[] { parse.CommandResult.Command.Name })} --help' for usage.".Replace("  ", " "));
+            string command = parse.CommandResult.Command == root ? "disttrain" : $"disttrain {parse.CommandResult.Command.Name}";
+            Console.Error.WriteLine($"disttrain: {string.Join("; ", parse.Errors.Select(e => e.Message))} (see '{command} --help')");
             return 2;
         }
         try

@@ -100,9 +100,11 @@ public static unsafe class Gemm
         for (int jc = 0; jc < o.N; jc += NC)
         {
             int nc = Math.Min(NC, o.N - jc);
-            for (int pc = 0; pc < o.K; pc += KC)
+            // Equal K slices of at most KC: K = 288 becomes 2 × 144 rather than 256 + a thin 32.
+            int slices = (o.K + KC - 1) / KC, sliceK = (o.K + slices - 1) / slices;
+            for (int pc = 0; pc < o.K; pc += sliceK)
             {
-                int kc = Math.Min(KC, o.K - pc);
+                int kc = Math.Min(sliceK, o.K - pc);
                 bool acc = accumulate || pc > 0;
                 PackB(packB, o, pc, jc, kc, nc, nr);
                 if (Threading.Threads == 1 || mBlocks == 1)
@@ -122,11 +124,20 @@ public static unsafe class Gemm
 
     private static void Block(Operands o, float* packB, int blk, int jc, int nc, int pc, int kc, bool acc)
     {
-        float* packA = t_packA != null ? t_packA : (t_packA = Alloc(MC * KC));
         int ic = blk * MC;
         int mc = Math.Min(MC, o.M - ic);
         int nr = o.NR;
-        PackA(packA, o, ic, pc, mc, kc);
+        // With a narrow B (N ≤ 4·NR, e.g. a convolution's 32 or 64 filters) each A element feeds only 2N flops,
+        // so packing A would cost as much as the arithmetic: the micro-kernel then reads A in place through its
+        // row and k strides. Wide products pack A into MR-tall panels for sequential access.
+        bool pack = o.N > 4 * nr;
+        float* packA = null;
+        if (pack)
+        {
+            packA = t_packA != null ? t_packA : (t_packA = Alloc(MC * KC));
+            PackA(packA, o, ic, pc, mc, kc);
+        }
+        nint rs = pack ? 1 : o.TransA ? 1 : o.Lda, ks = pack ? MR : o.TransA ? o.Lda : 1;
         for (int jr = 0; jr < nc; jr += nr)
         {
             int cols = Math.Min(nr, nc - jr);
@@ -134,14 +145,15 @@ public static unsafe class Gemm
             for (int ir = 0; ir < mc; ir += MR)
             {
                 int rows = Math.Min(MR, mc - ir);
-                float* ap = packA + ir * kc;
+                float* ap = pack ? packA + ir * kc
+                    : o.TransA ? o.A + (long)pc * o.Lda + ic + ir : o.A + (long)(ic + ir) * o.Lda + pc;
                 float* cp = o.C + (long)(ic + ir) * o.Ldc + jc + jr;
                 switch (o.Width)
                 {
-                    case SimdWidth.V512: Kernel512(kc, ap, bp, cp, o.Ldc, acc, rows, cols); break;
-                    case SimdWidth.V256: Kernel256(kc, ap, bp, cp, o.Ldc, acc, rows, cols); break;
-                    case SimdWidth.V128: Kernel128(kc, ap, bp, cp, o.Ldc, acc, rows, cols); break;
-                    default: KernelScalar(kc, ap, bp, cp, o.Ldc, acc, rows, cols, nr); break;
+                    case SimdWidth.V512: Kernel512(kc, ap, rs, ks, bp, cp, o.Ldc, acc, rows, cols); break;
+                    case SimdWidth.V256: Kernel256(kc, ap, rs, ks, bp, cp, o.Ldc, acc, rows, cols); break;
+                    case SimdWidth.V128: Kernel128(kc, ap, rs, ks, bp, cp, o.Ldc, acc, rows, cols); break;
+                    default: KernelScalar(kc, ap, rs, ks, bp, cp, o.Ldc, acc, rows, cols, nr); break;
                 }
             }
         }
@@ -222,26 +234,31 @@ public static unsafe class Gemm
         }
     }
 
-    // Micro-kernels: c (rows ≤ 8, cols ≤ NR) [+]= Σ_p a[p*8 + i] * b[p*NR + j].
+    // Micro-kernels: c (rows ≤ 8, cols ≤ NR) [+]= Σ_p a[i·rs + p·ks] · b[p·NR + j]. Packed A has rs = 1, ks = MR.
+    // Rows past `rows` re-read the last real row, so an in-place A is never read out of bounds.
 
-    private static void Kernel512(int kc, float* a, float* b, float* c, int ldc, bool acc, int rows, int cols)
+    private static void Kernel512(int kc, float* a, nint rs, nint ks, float* b, float* c, int ldc, bool acc, int rows, int cols)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default;
+        nint r = rows - 1;
+        float* a0 = a, a1 = a + Math.Min(1, r) * rs, a2 = a + Math.Min(2, r) * rs, a3 = a + Math.Min(3, r) * rs,
+            a4 = a + Math.Min(4, r) * rs, a5 = a + Math.Min(5, r) * rs, a6 = a + Math.Min(6, r) * rs, a7 = a + Math.Min(7, r) * rs;
+        nint off = 0;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.LoadAligned(b);
             var b1 = Vector512.LoadAligned(b + 16);
-            var av = Vector512.Create(a[0]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
-            av = Vector512.Create(a[1]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
-            av = Vector512.Create(a[2]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
-            av = Vector512.Create(a[3]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
-            av = Vector512.Create(a[4]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
-            av = Vector512.Create(a[5]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
-            av = Vector512.Create(a[6]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
-            av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
-            a += 8;
+            var av = Vector512.Create(a0[off]); c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a1[off]); c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a2[off]); c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a3[off]); c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a4[off]); c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a5[off]); c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(a6[off]); c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(a7[off]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            off += ks;
             b += 32;
         }
         if (rows == 8 && cols == 32)
@@ -272,24 +289,28 @@ public static unsafe class Gemm
         hi.Store(c + 16);
     }
 
-    private static void Kernel256(int kc, float* a, float* b, float* c, int ldc, bool acc, int rows, int cols)
+    private static void Kernel256(int kc, float* a, nint rs, nint ks, float* b, float* c, int ldc, bool acc, int rows, int cols)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default;
+        nint r = rows - 1;
+        float* a0 = a, a1 = a + Math.Min(1, r) * rs, a2 = a + Math.Min(2, r) * rs, a3 = a + Math.Min(3, r) * rs,
+            a4 = a + Math.Min(4, r) * rs, a5 = a + Math.Min(5, r) * rs, a6 = a + Math.Min(6, r) * rs, a7 = a + Math.Min(7, r) * rs;
+        nint off = 0;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
-            var av = Vector256.Create(a[0]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
-            av = Vector256.Create(a[1]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
-            av = Vector256.Create(a[2]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
-            av = Vector256.Create(a[3]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
-            av = Vector256.Create(a[4]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
-            av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
-            av = Vector256.Create(a[6]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); c61 = Vector256.FusedMultiplyAdd(av, b1, c61);
-            av = Vector256.Create(a[7]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); c71 = Vector256.FusedMultiplyAdd(av, b1, c71);
-            a += 8;
+            var av = Vector256.Create(a0[off]); c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a1[off]); c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a2[off]); c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            av = Vector256.Create(a3[off]); c30 = Vector256.FusedMultiplyAdd(av, b0, c30); c31 = Vector256.FusedMultiplyAdd(av, b1, c31);
+            av = Vector256.Create(a4[off]); c40 = Vector256.FusedMultiplyAdd(av, b0, c40); c41 = Vector256.FusedMultiplyAdd(av, b1, c41);
+            av = Vector256.Create(a5[off]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
+            av = Vector256.Create(a6[off]); c60 = Vector256.FusedMultiplyAdd(av, b0, c60); c61 = Vector256.FusedMultiplyAdd(av, b1, c61);
+            av = Vector256.Create(a7[off]); c70 = Vector256.FusedMultiplyAdd(av, b0, c70); c71 = Vector256.FusedMultiplyAdd(av, b1, c71);
+            off += ks;
             b += 16;
         }
         float* t = stackalloc float[8 * 16];
@@ -300,24 +321,28 @@ public static unsafe class Gemm
         StoreEdge(t, 16, c, ldc, acc, rows, cols);
     }
 
-    private static void Kernel128(int kc, float* a, float* b, float* c, int ldc, bool acc, int rows, int cols)
+    private static void Kernel128(int kc, float* a, nint rs, nint ks, float* b, float* c, int ldc, bool acc, int rows, int cols)
     {
         Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
             c60 = default, c61 = default, c70 = default, c71 = default;
+        nint r = rows - 1;
+        float* a0 = a, a1 = a + Math.Min(1, r) * rs, a2 = a + Math.Min(2, r) * rs, a3 = a + Math.Min(3, r) * rs,
+            a4 = a + Math.Min(4, r) * rs, a5 = a + Math.Min(5, r) * rs, a6 = a + Math.Min(6, r) * rs, a7 = a + Math.Min(7, r) * rs;
+        nint off = 0;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector128.Load(b);
             var b1 = Vector128.Load(b + 4);
-            var av = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01);
-            av = Vector128.Create(a[1]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11);
-            av = Vector128.Create(a[2]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21);
-            av = Vector128.Create(a[3]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31);
-            av = Vector128.Create(a[4]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); c41 = Vector128.FusedMultiplyAdd(av, b1, c41);
-            av = Vector128.Create(a[5]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); c51 = Vector128.FusedMultiplyAdd(av, b1, c51);
-            av = Vector128.Create(a[6]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); c61 = Vector128.FusedMultiplyAdd(av, b1, c61);
-            av = Vector128.Create(a[7]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); c71 = Vector128.FusedMultiplyAdd(av, b1, c71);
-            a += 8;
+            var av = Vector128.Create(a0[off]); c00 = Vector128.FusedMultiplyAdd(av, b0, c00); c01 = Vector128.FusedMultiplyAdd(av, b1, c01);
+            av = Vector128.Create(a1[off]); c10 = Vector128.FusedMultiplyAdd(av, b0, c10); c11 = Vector128.FusedMultiplyAdd(av, b1, c11);
+            av = Vector128.Create(a2[off]); c20 = Vector128.FusedMultiplyAdd(av, b0, c20); c21 = Vector128.FusedMultiplyAdd(av, b1, c21);
+            av = Vector128.Create(a3[off]); c30 = Vector128.FusedMultiplyAdd(av, b0, c30); c31 = Vector128.FusedMultiplyAdd(av, b1, c31);
+            av = Vector128.Create(a4[off]); c40 = Vector128.FusedMultiplyAdd(av, b0, c40); c41 = Vector128.FusedMultiplyAdd(av, b1, c41);
+            av = Vector128.Create(a5[off]); c50 = Vector128.FusedMultiplyAdd(av, b0, c50); c51 = Vector128.FusedMultiplyAdd(av, b1, c51);
+            av = Vector128.Create(a6[off]); c60 = Vector128.FusedMultiplyAdd(av, b0, c60); c61 = Vector128.FusedMultiplyAdd(av, b1, c61);
+            av = Vector128.Create(a7[off]); c70 = Vector128.FusedMultiplyAdd(av, b0, c70); c71 = Vector128.FusedMultiplyAdd(av, b1, c71);
+            off += ks;
             b += 8;
         }
         float* t = stackalloc float[8 * 8];
@@ -328,18 +353,17 @@ public static unsafe class Gemm
         StoreEdge(t, 8, c, ldc, acc, rows, cols);
     }
 
-    private static void KernelScalar(int kc, float* a, float* b, float* c, int ldc, bool acc, int rows, int cols, int nr)
+    private static void KernelScalar(int kc, float* a, nint rs, nint ks, float* b, float* c, int ldc, bool acc, int rows, int cols, int nr)
     {
         float* t = stackalloc float[MR * nr];
         new Span<float>(t, MR * nr).Clear();
         for (int p = 0; p < kc; p++)
         {
-            for (int i = 0; i < MR; i++)
+            for (int i = 0; i < rows; i++)
             {
-                float av = a[i];
+                float av = a[i * rs + p * ks];
                 for (int j = 0; j < nr; j++) t[i * nr + j] = MathF.FusedMultiplyAdd(av, b[j], t[i * nr + j]);
             }
-            a += MR;
             b += nr;
         }
         StoreEdge(t, nr, c, ldc, acc, rows, cols);

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using DistTrain.Engine.Kernels;
 using DistTrain.Engine.Spec;
@@ -78,14 +77,15 @@ public sealed class Conv2D : Layer, IActivated
             Gemm.Multiply(y.Span.Slice(b0 * outPixels * Filters, rows * Filters), Filters, cols, patch, false,
                 _kernel.Value, Filters, false, rows, Filters, patch, accumulate: false);
         }
-        if (UseBias)
-        {
-            var bias = _bias.Value;
-            var ys = y.Span;
-            for (int r = 0; r < ys.Length; r += Filters) TensorPrimitives.Add(ys.Slice(r, Filters), bias, ys.Slice(r, Filters));
-        }
-        Activations.Forward(Activation, y.Span, Filters);
+        BiasAndActivation(y.Span);
         return y;
+    }
+
+    // z + b and relu share one pass over the output, which for a convolution is the largest tensor of the step.
+    private void BiasAndActivation(Span<float> z)
+    {
+        if (UseBias) RowBias.Add(z, _bias.Value, relu: Activation == ActivationKind.Relu);
+        if (!UseBias || Activation != ActivationKind.Relu) Activations.Forward(Activation, z, Filters);
     }
 
     public override Tensor Backward(Tensor dy)
@@ -102,12 +102,7 @@ public sealed class Conv2D : Layer, IActivated
     {
         var x = _input;
         int batch = x.Batch, outPixels = _g.OH * _g.OW, inSize = _g.H * _g.W * _g.C, patch = _g.PatchSize;
-        if (UseBias)
-        {
-            var db = _bias.Grad;
-            var dzs = dz.Span;
-            for (int r = 0; r < dzs.Length; r += Filters) TensorPrimitives.Add(db, dzs.Slice(r, Filters), db);
-        }
+        if (UseBias) RowBias.SumInto(_bias.Grad, dz.Span);
         Tensor dx = _dx;
         if (ComputeInputGradient)
         {

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using DistTrain.Engine.Kernels;
 using DistTrain.Engine.Spec;
@@ -53,13 +52,15 @@ public sealed class Dense : Layer, IActivated
         int rows = x.Length / _in;
         var y = _output.Resize(x.Batch, OutputShape); // y (R, U)
         Gemm.Multiply(y.Span, Units, x.Span, _in, false, _kernel.Value, Units, false, rows, Units, _in, accumulate: false);
-        if (UseBias)
-        {
-            var b = _bias.Value;
-            for (int r = 0; r < rows; r++) TensorPrimitives.Add(y.Span.Slice(r * Units, Units), b, y.Span.Slice(r * Units, Units));
-        }
-        Activations.Forward(Activation, y.Span, Units);
+        BiasAndActivation(y.Span);
         return y;
+    }
+
+    // z + b and relu share one pass over the output, which for a convolution is the largest tensor of the step.
+    private void BiasAndActivation(Span<float> z)
+    {
+        if (UseBias) RowBias.Add(z, _bias.Value, relu: Activation == ActivationKind.Relu);
+        if (!UseBias || Activation != ActivationKind.Relu) Activations.Forward(Activation, z, Units);
     }
 
     public override Tensor Backward(Tensor dy)
@@ -74,11 +75,7 @@ public sealed class Dense : Layer, IActivated
     {
         int rows = dz.Length / Units;
         Gemm.Multiply(_kernel.Grad, Units, _input.Span, _in, true, dz.Span, Units, false, _in, Units, rows, accumulate: true);
-        if (UseBias)
-        {
-            var db = _bias.Grad;
-            for (int r = 0; r < rows; r++) TensorPrimitives.Add(db, dz.Span.Slice(r * Units, Units), db);
-        }
+        if (UseBias) RowBias.SumInto(_bias.Grad, dz.Span);
         if (!ComputeInputGradient) return _dx;
         var dx = _dx.Resize(dz.Batch, InputShape);
         Gemm.Multiply(dx.Span, _in, dz.Span, Units, false, _kernel.Value, Units, true, rows, _in, Units, accumulate: false);

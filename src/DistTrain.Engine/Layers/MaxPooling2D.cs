@@ -39,44 +39,7 @@ public sealed class MaxPooling2D : Layer
     {
         var y = _output.Resize(x.Batch, OutputShape);
         if (_argmax.Length < y.Length) _argmax = new int[y.Length];
-        var xs = x.Span;
-        var ys = y.Span;
-        var arg = _argmax.AsSpan(0, y.Length);
-        int c = _g.C, o = 0;
-        for (int b = 0; b < x.Batch; b++)
-        for (int oy = 0; oy < _g.OH; oy++)
-        for (int ox = 0; ox < _g.OW; ox++, o += c)
-        {
-            var yo = ys.Slice(o, c);
-            var ao = arg.Slice(o, c);
-            bool first = true;
-            for (int ky = 0; ky < _g.KH; ky++)
-            {
-                int iy = oy * _g.SH + ky - _g.PadTop;
-                if ((uint)iy >= (uint)_g.H) continue;
-                for (int kx = 0; kx < _g.KW; kx++)
-                {
-                    int ix = ox * _g.SW + kx - _g.PadLeft;
-                    if ((uint)ix >= (uint)_g.W) continue;
-                    int at = ((b * _g.H + iy) * _g.W + ix) * c;
-                    var xi = xs.Slice(at, c);
-                    if (first)
-                    {
-                        // Every window holds at least one real pixel (padding is at most KH−1), so seed from it.
-                        xi.CopyTo(yo);
-                        for (int ch = 0; ch < c; ch++) ao[ch] = at + ch;
-                        first = false;
-                        continue;
-                    }
-                    for (int ch = 0; ch < c; ch++)
-                        if (xi[ch] > yo[ch])
-                        {
-                            yo[ch] = xi[ch];
-                            ao[ch] = at + ch;
-                        }
-                }
-            }
-        }
+        MaxPool.Forward(y.Span, _argmax.AsSpan(0, y.Length), x.Span, x.Batch, _g);
         return y;
     }
 
@@ -84,10 +47,7 @@ public sealed class MaxPooling2D : Layer
     {
         var dx = _dx.Resize(dy.Batch, InputShape);
         dx.Span.Clear();
-        var dxs = dx.Span;
-        var dys = dy.Span;
-        var arg = _argmax.AsSpan(0, dy.Length);
-        for (int i = 0; i < dys.Length; i++) dxs[arg[i]] += dys[i];
+        MaxPool.Backward(dx.Span, _argmax.AsSpan(0, dy.Length), dy.Span);
         return dx;
     }
 

@@ -50,6 +50,16 @@ public class GemmTests
         Check(Gemm.MC + 9, 2 * 32 + 7, Gemm.KC + 13, true, true, true, width);
     }
 
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Packed_and_in_place_a_paths_both_match_reference(SimdWidth width)
+    {
+        // N above 4·NR packs A into panels; at or below it the micro-kernel reads A in place. Cover both, both layouts.
+        foreach (int n in new[] { 24, 131, 160 })
+        foreach (bool ta in new[] { false, true })
+            Check(21, n, 37, ta, false, true, width, padA: 1);
+    }
+
     [Fact]
     public void Large_prime_sizes_match_reference()
     {

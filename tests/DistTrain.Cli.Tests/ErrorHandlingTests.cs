@@ -1,0 +1,61 @@
+namespace DistTrain.Cli.Tests;
+
+/// <summary>Bad input ends in one clear stderr line and a non-zero exit, never a stack trace.</summary>
+public class ErrorHandlingTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dt-err-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static void AssertCleanFailure(CliProcess.Result r, int exitCode, string expected)
+    {
+        Assert.Equal(exitCode, r.ExitCode);
+        Assert.Contains(expected, r.Stderr);
+        Assert.DoesNotContain("   at ", r.Stderr);
+        Assert.DoesNotContain("Exception", r.Stderr);
+    }
+
+    [Fact]
+    public void Unknown_model() =>
+        AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-transformer", "--data-dir", "/nonexistent"]), 1, "unknown model 'mnist-transformer'");
+
+    [Fact]
+    public void Out_of_range_option() =>
+        AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-cnn", "--epochs", "0"]), 2, "--epochs must be between 1 and");
+
+    [Fact]
+    public void Unknown_dataset() =>
+        AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-cnn", "--dataset", "cifar"]), 2, "cifar");
+
+    [Fact]
+    public void Malformed_spec_file()
+    {
+        string spec = Path.Combine(_dir, "bad.json");
+        File.WriteAllText(spec, """{ "input_shape": [28, 28, 1], "layers": [ { "type": "dense", "units": "ten" } ], "optimizer": "adam", "loss": "mse" }""");
+        AssertCleanFailure(CliProcess.Run(["train", "--model", spec]), 1, "layers[0].units must be an integer");
+    }
+
+    [Fact]
+    public void Truncated_data_file()
+    {
+        SyntheticDigits.Write(_dir, 20, 10);
+        string images = Path.Combine(_dir, "train-images-idx3-ubyte.gz");
+        var bytes = File.ReadAllBytes(images);
+        File.WriteAllBytes(images, bytes[..(bytes.Length - 40)]);
+        AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-mlp", "--data-dir", _dir]), 1, "train-images-idx3-ubyte.gz");
+    }
+
+    [Fact]
+    public void Corrupt_model_file()
+    {
+        string model = Path.Combine(_dir, "m.dtm");
+        File.WriteAllBytes(model, new byte[200]);
+        AssertCleanFailure(CliProcess.Run(["evaluate", "--model-file", model, "--data-dir", _dir]), 1, "not a DistTrain model file");
+    }
+
+    [Fact]
+    public void Data_dir_without_the_layout()
+    {
+        AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-mlp", "--data-dir", _dir]), 1, "missing train-images-idx3-ubyte");
+    }
+}
