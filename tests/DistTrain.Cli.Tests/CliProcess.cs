@@ -14,7 +14,9 @@ internal static class CliProcess
 
     public static Result Run(string[] args, IDictionary<string, string>? env = null, int timeoutSeconds = 120)
     {
-        var psi = new ProcessStartInfo("dotnet", ["exec", Dll, .. args])
+        // The host's full path, so that a test may hand the child a PATH without dotnet (or npm) on it.
+        string dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : "dotnet";
+        var psi = new ProcessStartInfo(dotnet, ["exec", Dll, .. args])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -54,6 +54,17 @@ public class ErrorHandlingTests : IDisposable
     }
 
     [Fact]
+    public void Without_npm_or_a_data_dir_it_says_what_to_do_and_leaves_no_partial_cache()
+    {
+        string emptyBin = Directory.CreateDirectory(Path.Combine(_dir, "bin")).FullName;
+        string cache = Directory.CreateDirectory(Path.Combine(_dir, "cache")).FullName;
+        var r = CliProcess.Run(["train", "--model", "mnist-mlp"], new Dictionary<string, string> { ["PATH"] = emptyBin, ["DISTTRAIN_DATA"] = cache });
+        AssertCleanFailure(r, 1, "npm was not found");
+        Assert.Contains("--data-dir", r.Stderr);
+        Assert.Empty(Directory.GetFileSystemEntries(cache));
+    }
+
+    [Fact]
     public void Data_dir_without_the_layout()
     {
         AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-mlp", "--data-dir", _dir]), 1, "missing train-images-idx3-ubyte");
