@@ -19,6 +19,12 @@ public abstract class Initializer
     public static Initializer HeUniform { get; } = new Scaled("he_uniform", FanMode.In, uniform: true);
     public static Initializer HeNormal { get; } = new Scaled("he_normal", FanMode.In, uniform: false);
 
+    /// <summary>Keras' RandomUniform default, U(−0.05, 0.05): what Embedding starts from.</summary>
+    public static Initializer Uniform { get; } = new UniformRange("uniform", 0.05f);
+
+    /// <summary>Keras' Orthogonal: a random orthogonal matrix, what recurrent kernels start from.</summary>
+    public static Initializer Orthogonal { get; } = new OrthogonalInit();
+
     /// <summary>Looks an initializer up by its Keras name.</summary>
     public static Initializer FromName(string name) => name switch
     {
@@ -28,8 +34,10 @@ public abstract class Initializer
         "glorot_normal" or "xavier_normal" => GlorotNormal,
         "he_uniform" => HeUniform,
         "he_normal" => HeNormal,
+        "uniform" or "random_uniform" => Uniform,
+        "orthogonal" => Orthogonal,
         _ => throw new ArgumentException(
-            $"unknown initializer '{name}'; expected one of zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal"),
+            $"unknown initializer '{name}'; expected one of zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal, uniform, orthogonal"),
     };
 
     internal static (double FanIn, double FanOut) Fans(int[] shape)
@@ -44,6 +52,52 @@ public abstract class Initializer
     {
         public override string Name => name;
         public override void Fill(Span<float> values, int[] shape, int seed) => values.Fill(value);
+    }
+
+    private sealed class UniformRange(string name, float limit) : Initializer
+    {
+        public override string Name => name;
+
+        public override void Fill(Span<float> values, int[] shape, int seed)
+        {
+            var rng = new Random(seed);
+            for (int i = 0; i < values.Length; i++) values[i] = (float)((rng.NextDouble() * 2 - 1) * limit);
+        }
+    }
+
+    /// <summary>
+    /// Orthogonal rows or columns by Gram–Schmidt on a Gaussian matrix, viewed as (prod(shape[..^1]), shape[^1]).
+    /// A recurrent kernel (U, G·U) gets orthonormal rows, so repeated multiplication neither explodes nor vanishes.
+    /// </summary>
+    private sealed class OrthogonalInit : Initializer
+    {
+        public override string Name => "orthogonal";
+
+        public override void Fill(Span<float> values, int[] shape, int seed)
+        {
+            int cols = shape.Length == 0 ? 1 : shape[^1], rows = values.Length / Math.Max(cols, 1);
+            bool transpose = rows > cols;          // orthonormalise along the shorter side
+            int n = transpose ? cols : rows, len = transpose ? rows : cols;
+            var rng = new Random(seed);
+            var q = new double[n, len];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < len; j++) q[i, j] = Gaussian(rng);
+                for (int k = 0; k < i; k++)
+                {
+                    double dot = 0;
+                    for (int j = 0; j < len; j++) dot += q[i, j] * q[k, j];
+                    for (int j = 0; j < len; j++) q[i, j] -= dot * q[k, j];
+                }
+                double norm = 0;
+                for (int j = 0; j < len; j++) norm += q[i, j] * q[i, j];
+                norm = Math.Sqrt(norm);
+                for (int j = 0; j < len; j++) q[i, j] /= norm;
+            }
+            for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                values[r * cols + c] = (float)(transpose ? q[c, r] : q[r, c]);
+        }
     }
 
     private enum FanMode { In, Average }

@@ -75,6 +75,12 @@ public sealed class Tensor
         return this;
     }
 
+    /// <summary>
+    /// For sequences (B, T, ...): an optional (B, T) mask of 1 (real step) and 0 (padding), set by an Embedding with
+    /// maskZero and honoured by the recurrent and pooling layers after it.
+    /// </summary>
+    public Tensor? Mask { get; set; }
+
     /// <summary>The shape as "(a, b, c)".</summary>
     public string ShapeString => "(" + string.Join(", ", Shape) + ")";
 

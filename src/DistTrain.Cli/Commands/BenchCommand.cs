@@ -26,7 +26,7 @@ public static class BenchCommand
     {
         var model = new Option<string>("--model") { Description = "Preset or spec file", Required = true };
         var threads = CommonOptions.Threads();
-        var batch = CommonOptions.BatchSize(128);
+        var batch = new Option<int?>("--batch-size") { Description = "Samples per batch (default: 128 for MNIST models, 32 for IMDB)" };
         var json = CommonOptions.Json();
         var command = new Command("engine", "Training-step throughput (forward, backward, optimizer) on fixed random inputs")
             { model, threads, batch, rounds, json };
@@ -34,7 +34,8 @@ public static class BenchCommand
         {
             Threading.Threads = p.GetValue(threads);
             var net = ModelSpec.Resolve(p.GetValue(model)!);
-            int b = p.GetValue(batch);
+            int b = p.GetValue(batch) ?? (net.Layers[0] is Engine.Layers.Embedding ? 32 : 128);
+            if (b < 1) throw new ArgumentException($"--batch-size must be at least 1, got {b}");
             var (x, y) = RandomBatch(net, b);
             double best = BestRate(() => net.TrainOnBatch(x, y), b, p.GetValue(rounds));
             Console.Out.WriteLine($"{p.GetValue(model)} threads={Threading.Threads} batch={b} samples/s={best:F0}");
@@ -90,13 +91,17 @@ public static class BenchCommand
         return best;
     }
 
-    // Fixed inputs as the peers use: standard normal x, uniformly random labels (or 0/1 targets for one output).
+    // Fixed inputs as the peers use: standard normal x (uniform token ids for an Embedding), uniformly random
+    // labels (or 0/1 targets for one output).
     private static (Tensor X, Tensor Y) RandomBatch(Sequential net, int batch)
     {
         var rng = new Random(0);
         var x = new Tensor([batch, .. net.InputShape]);
         var xs = x.Span;
-        for (int i = 0; i < xs.Length; i++) xs[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        int vocabulary = net.Layers[0] is Engine.Layers.Embedding e ? e.InputDim : 0;
+        for (int i = 0; i < xs.Length; i++)
+            xs[i] = vocabulary > 0 ? rng.Next(vocabulary)
+                : (float)(Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
         int classes = net.OutputShape[^1];
         int width = net.Loss!.TargetWidth(classes);
         var y = new Tensor(batch, width);

@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
@@ -63,23 +60,10 @@ public static class Im2Col
                     {
                         int ix = ox * g.SW + kx - g.PadLeft;
                         if ((uint)ix >= (uint)g.W) continue;
-                        AddInto(image.Slice((iy * g.W + ix) * c, c), src.Slice(d, c));
+                        Rows.AddInto(image.Slice((iy * g.W + ix) * c, c), src.Slice(d, c));
                     }
                 }
             }
         }
-    }
-
-    // dst += src for one pixel's C channels; inline vectors, since a library call per 32 floats costs more than the adds.
-    private static void AddInto(Span<float> dst, ReadOnlySpan<float> src)
-    {
-        ref float pd = ref MemoryMarshal.GetReference(dst);
-        ref float ps = ref MemoryMarshal.GetReference(src);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= dst.Length; i += 16)
-                (Vector512.LoadUnsafe(ref pd, (nuint)i) + Vector512.LoadUnsafe(ref ps, (nuint)i))
-                    .StoreUnsafe(ref pd, (nuint)i);
-        for (; i < dst.Length; i++) dst[i] += src[i];
     }
 }

@@ -37,6 +37,9 @@ public sealed class ActivationLayer : Layer, IActivated
 
     public Tensor BackwardFromPreActivation(Tensor dz) => dz;
 
+    /// <summary>Works step by step, so a sequence mask passes through.</summary>
+    public override Tensor? ComputeMask(Tensor input) => input.Mask;
+
     protected override void WriteConfig(JsonObject spec) => spec["activation"] = Activations.Name(Activation);
 
     internal static ActivationLayer FromSpec(SpecReader r) => new(r.String("activation"), r.OptionalString("name"));

@@ -141,6 +141,9 @@ public sealed class BatchNormalization : Layer
         return dx;
     }
 
+    /// <summary>Works step by step, so a sequence mask passes through.</summary>
+    public override Tensor? ComputeMask(Tensor input) => input.Mask;
+
     protected override void WriteConfig(JsonObject spec)
     {
         spec["momentum"] = Momentum;

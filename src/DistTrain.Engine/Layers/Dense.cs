@@ -82,6 +82,9 @@ public sealed class Dense : Layer, IActivated
         return dx;
     }
 
+    /// <summary>Works step by step, so a sequence mask passes through.</summary>
+    public override Tensor? ComputeMask(Tensor input) => input.Mask;
+
     protected override void WriteConfig(JsonObject spec)
     {
         spec["units"] = Units;

@@ -61,6 +61,12 @@ public abstract class Layer
     /// <summary>Given dL/dy for the last Forward, accumulates weight gradients and returns dL/dx.</summary>
     public abstract Tensor Backward(Tensor dy);
 
+    /// <summary>
+    /// The mask of this layer's output given its input (Keras' compute_mask). By default a layer consumes the mask;
+    /// layers that keep the time axis pass it on, and Embedding makes one.
+    /// </summary>
+    public virtual Tensor? ComputeMask(Tensor input) => null;
+
     /// <summary>The layer's configuration as a spec object: {"type": ..., "name": ..., ...}.</summary>
     public JsonObject ToSpec()
     {

@@ -102,7 +102,12 @@ public sealed class Sequential
     {
         Build();
         var h = x;
-        foreach (var layer in _layers) h = layer.Forward(h, training);
+        foreach (var layer in _layers)
+        {
+            var y = layer.Forward(h, training);
+            y.Mask = layer.ComputeMask(h);
+            h = y;
+        }
         return h;
     }
 

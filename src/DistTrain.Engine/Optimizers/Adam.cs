@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using DistTrain.Engine.Kernels;
 using System.Text.Json.Nodes;
 
 namespace DistTrain.Engine.Optimizers;
@@ -22,15 +22,7 @@ public sealed class Adam(float learningRate = 0.001f, float beta1 = 0.9f, float 
         var v = slots[1].AsSpan();
         long t = Iterations;
         float alpha = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
-        TensorPrimitives.Multiply(g, 1 - Beta1, scratch);
-        TensorPrimitives.MultiplyAdd(m, Beta1, scratch, m);          // m = β1 m + (1−β1) g
-        TensorPrimitives.Multiply(g, g, scratch);
-        TensorPrimitives.Multiply(scratch, 1 - Beta2, scratch);
-        TensorPrimitives.MultiplyAdd(v, Beta2, scratch, v);          // v = β2 v + (1−β2) g²
-        TensorPrimitives.Sqrt(v, scratch);
-        TensorPrimitives.Add(scratch, Epsilon, scratch);
-        TensorPrimitives.Divide(m, scratch, scratch);
-        TensorPrimitives.MultiplyAdd(scratch, -alpha, p, p);
+        AdamKernel.Update(p, g, m, v, alpha, Beta1, Beta2, Epsilon);
     }
 
     protected override void WriteConfig(JsonObject spec)

@@ -19,6 +19,13 @@ public static class LayerFactory
         ["random_translation"] = RandomTranslation.FromSpec,
         ["random_rotation"] = RandomRotation.FromSpec,
         ["random_zoom"] = RandomZoom.FromSpec,
+        ["embedding"] = Embedding.FromSpec,
+        ["simple_rnn"] = SimpleRnn.FromSpec,
+        ["lstm"] = Lstm.FromSpec,
+        ["gru"] = Gru.FromSpec,
+        ["bidirectional"] = Bidirectional.FromSpec,
+        ["global_average_pooling1d"] = GlobalAveragePooling1D.FromSpec,
+        ["global_max_pooling1d"] = GlobalMaxPooling1D.FromSpec,
     };
 
     /// <summary>The layer types a spec may use.</summary>

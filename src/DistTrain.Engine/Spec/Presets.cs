@@ -39,6 +39,37 @@ public static class Presets
           "metrics": ["accuracy"]
         }
         """,
+        // Embedding(10000,16), GlobalAveragePooling1D, Dense 16 relu, Dense 1 sigmoid; sequences of 256.
+        ["imdb-gap"] = """
+        {
+          "name": "imdb-gap",
+          "input_shape": [256],
+          "layers": [
+            { "type": "embedding", "input_dim": 10000, "output_dim": 16 },
+            { "type": "global_average_pooling1d" },
+            { "type": "dense", "units": 16, "activation": "relu" },
+            { "type": "dense", "units": 1, "activation": "sigmoid" }
+          ],
+          "optimizer": "adam",
+          "loss": "binary_crossentropy",
+          "metrics": ["accuracy"]
+        }
+        """,
+        // Embedding(10000,128), LSTM 128 (dropout 0.2, recurrent dropout 0.2), Dense 1 sigmoid; sequences of 256.
+        ["imdb-lstm"] = """
+        {
+          "name": "imdb-lstm",
+          "input_shape": [256],
+          "layers": [
+            { "type": "embedding", "input_dim": 10000, "output_dim": 128 },
+            { "type": "lstm", "units": 128, "dropout": 0.2, "recurrent_dropout": 0.2 },
+            { "type": "dense", "units": 1, "activation": "sigmoid" }
+          ],
+          "optimizer": "adam",
+          "loss": "binary_crossentropy",
+          "metrics": ["accuracy"]
+        }
+        """,
     };
 
     public static IEnumerable<string> Names => Specs.Keys;
