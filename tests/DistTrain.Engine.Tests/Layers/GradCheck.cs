@@ -12,12 +12,16 @@ internal static class GradCheck
 {
     public const double H = 1e-3, Atol = 3e-3, Rtol = 2e-2;
 
+    /// <param name="input">Makes the input (for token ids); inputs that are not continuous skip the dx check.</param>
+    /// <param name="mask">A (B, T) sequence mask to attach to the input.</param>
     public static void Run(Func<Layer> factory, int[] inputShape, int batch = 3, bool training = true, bool rebuildEachTime = false,
-        double h = H, double atol = Atol, double rtol = Rtol, int samples = 40, float inputScale = 1)
+        double h = H, double atol = Atol, double rtol = Rtol, int samples = 40, float inputScale = 1,
+        Func<Tensor>? input = null, float[]? mask = null)
     {
         var (layer, store) = Build(factory, inputShape);
-        var x = TestData.Tensor(11, [batch, .. inputShape]);
+        var x = input?.Invoke() ?? TestData.Tensor(11, [batch, .. inputShape]);
         if (inputScale != 1) System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, inputScale, x.Span);
+        if (mask is not null) x.Mask = new Tensor(mask, batch, inputShape[0]);
         var y = layer.Forward(x, training);
         var r = TestData.Tensor(12, y.Shape);
 
@@ -34,10 +38,19 @@ internal static class GradCheck
             for (int i = 0; i < o.Length; i++) s += (double)r.Span[i] * o[i];
             return s;
         }
-        Layer Eval() => rebuildEachTime ? Build(factory, inputShape).Layer : layer;
+        // A layer that draws random numbers is rebuilt from its seed for every evaluation, with the current
+        // (perturbed) weights copied in, so that each evaluation sees the same masks.
+        Layer Eval()
+        {
+            if (!rebuildEachTime) return layer;
+            var (fresh, freshStore) = Build(factory, inputShape);
+            store.Values.CopyTo(freshStore.Values, 0);
+            store.State.CopyTo(freshStore.State, 0);
+            return fresh;
+        }
 
         var rng = new Random(5);
-        foreach (int i in Pick(rng, x.Length, samples))
+        foreach (int i in input is null ? Pick(rng, x.Length, samples) : [])
         {
             float saved = x.Span[i];
             x.Span[i] = (float)(saved + h);
@@ -51,9 +64,9 @@ internal static class GradCheck
         {
             float saved = store.Values[i];
             store.Values[i] = (float)(saved + h);
-            double fp = F(layer);
+            double fp = F(Eval());
             store.Values[i] = (float)(saved - h);
-            double fm = F(layer);
+            double fm = F(Eval());
             store.Values[i] = saved;
             Compare((fp - fm) / (2 * h), dTheta[i], atol, rtol, $"{layer.Name} dθ[{i}] ({ParameterAt(store, i)})");
         }
