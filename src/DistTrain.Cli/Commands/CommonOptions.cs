@@ -22,6 +22,21 @@ public static class CommonOptions
 
     public static Option<int> BatchSize(int fallback) => Positive("--batch-size", fallback, "Samples per batch");
 
+    /// <summary>--batch-size whose default depends on the dataset (128 for MNIST, 32 for IMDB).</summary>
+    public static Option<int?> OptionalBatchSize()
+    {
+        var o = new Option<int?>("--batch-size") { Description = "Samples per batch (default: 128 for MNIST, 32 for IMDB)" };
+        o.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is < 1) r.AddError($"--batch-size must be at least 1, got {r.GetValueOrDefault<int?>()}");
+        });
+        return o;
+    }
+
+    public static Option<int> NumWords() => Positive("--num-words", 10_000, "IMDB: ids below this (3 reserved + the most frequent words)");
+
+    public static Option<int> MaxLen() => Positive("--max-len", 256, "IMDB: pad or truncate reviews to this many ids");
+
     /// <summary>An integer option that must be at least 1.</summary>
     public static Option<int> Positive(string name, int fallback, string description, int max = int.MaxValue)
     {

@@ -15,17 +15,20 @@ public static class EvaluateCommand
         var dataset = CommonOptions.Dataset();
         var dataDir = CommonOptions.DataDir();
         var threads = CommonOptions.Threads();
+        var numWords = CommonOptions.NumWords();
+        var maxLen = CommonOptions.MaxLen();
         var json = CommonOptions.Json();
-        var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, dataDir, threads, json };
-        command.SetAction(p => Run(p.GetValue(modelFile)!, p.GetValue(dataset)!, p.GetValue(dataDir), p.GetValue(threads), p.GetValue(json)));
+        var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, dataDir, threads, numWords, maxLen, json };
+        command.SetAction(p => Run(p.GetValue(modelFile)!, p.GetValue(dataset)!, p.GetValue(dataDir), p.GetValue(threads),
+            new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(string modelFile, string datasetName, string? dataDir, int threads, bool json)
+    private static int Run(string modelFile, string datasetName, string? dataDir, int threads, Data.TokenizerOptions text, bool json)
     {
         Engine.Kernels.Threading.Threads = threads;
         var net = Sequential.Load(modelFile);
-        var data = Datasets.Load(datasetName, dataDir, Terminal.Info);
+        var data = Datasets.Load(datasetName, dataDir, Terminal.Info, text);
         if (!data.TestX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelFile} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} has {data.TestX.ShapeString}");

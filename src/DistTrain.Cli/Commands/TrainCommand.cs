@@ -14,26 +14,36 @@ public static class TrainCommand
     public static Command Create()
     {
         var dataset = CommonOptions.Dataset();
-        var model = new Option<string>("--model") { Description = "Preset (mnist-cnn, mnist-mlp) or a spec JSON file", Required = true };
+        var model = new Option<string>("--model") { Description = "Preset (mnist-cnn, mnist-mlp, imdb-gap, imdb-lstm) or a spec JSON file", Required = true };
         var epochs = CommonOptions.Positive("--epochs", 5, "Passes over the training split");
-        var batch = CommonOptions.BatchSize(128);
+        var batch = CommonOptions.OptionalBatchSize();
+        var numWords = CommonOptions.NumWords();
+        var maxLen = CommonOptions.MaxLen();
         var threads = CommonOptions.Threads();
         var seed = new Option<int>("--seed") { Description = "Seeds initialisation and shuffling", DefaultValueFactory = _ => 1 };
         var dataDir = CommonOptions.DataDir();
         var save = new Option<string?>("--save") { Description = "Write the trained model to this file" };
         var json = CommonOptions.Json();
-        var command = new Command("train", "Train a model on one process") { dataset, model, epochs, batch, threads, seed, dataDir, save, json };
-        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model)!, p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir), p.GetValue(save), p.GetValue(json)));
+        var command = new Command("train", "Train a model on one process")
+            { dataset, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, json };
+        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model)!, p.GetValue(epochs),
+            p.GetValue(batch) ?? Datasets.DefaultBatchSize(p.GetValue(dataset)!), p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir),
+            new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(save), p.GetValue(json)));
         return command;
     }
 
     private static int Run(string datasetName, string modelName, int epochs, int batchSize, int threads, int seed,
-        string? dataDir, string? savePath, bool json)
+        string? dataDir, Data.TokenizerOptions text, string? savePath, bool json)
     {
         Threading.Threads = threads;
-        var net = ModelSpec.Resolve(modelName, seed);
-        var data = Datasets.Load(datasetName, dataDir, Terminal.Info);
+        var declared = ModelSpec.Resolve(modelName, seed); // a bad model name or spec fails before any data is fetched
+        var data = Datasets.Load(datasetName, dataDir, Terminal.Info, text);
+        // A preset follows the data's sample shape (an IMDB preset follows --max-len) when the ranks agree.
+        var sample = data.TrainX.Shape[1..];
+        var net = sample.Length == declared.InputShape.Length ? ModelSpec.Resolve(modelName, seed, sample) : declared;
+        if (!data.TrainX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
+            throw new ArgumentException(
+                $"{modelName} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} samples are {Engine.Layers.Layer.FormatShape(data.TrainX.Shape[1..])}");
         Terminal.Info(data.Describe());
         if (!json) Terminal.Error.WriteLine(net.Summary());
 

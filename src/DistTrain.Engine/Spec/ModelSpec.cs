@@ -23,9 +23,11 @@ public static class ModelSpec
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     /// <summary>Builds and compiles the model a spec describes; <paramref name="source"/> names it in errors.</summary>
-    public static Sequential Parse(string json, string source = "spec", int? seedOverride = null)
+    public static Sequential Parse(string json, string source = "spec", int? seedOverride = null, int[]? inputShapeOverride = null)
     {
         var root = SpecReader.ParseRoot(json, source);
+        if (inputShapeOverride is not null)
+            root["input_shape"] = new JsonArray(inputShapeOverride.Select(d => (JsonNode)d).ToArray());
         try
         {
             return Build(new SpecReader(root, ""), seedOverride);
@@ -101,11 +103,12 @@ public static class ModelSpec
     public static string ToJsonText(Sequential model) => ToJson(model).ToJsonString(Indented);
 
     /// <summary>
-    /// Resolves what a user typed for --model: a preset name, or the path of a spec file.
+    /// Resolves what a user typed for --model: a preset name, or the path of a spec file. A preset takes
+    /// <paramref name="presetInputShape"/> when given (an IMDB preset follows --max-len); a spec file keeps its own.
     /// </summary>
-    public static Sequential Resolve(string nameOrPath, int? seed = null)
+    public static Sequential Resolve(string nameOrPath, int? seed = null, int[]? presetInputShape = null)
     {
-        if (Presets.TryGet(nameOrPath, out var json)) return Parse(json, nameOrPath, seed);
+        if (Presets.TryGet(nameOrPath, out var json)) return Parse(json, nameOrPath, seed, presetInputShape);
         if (File.Exists(nameOrPath)) return Parse(File.ReadAllText(nameOrPath), nameOrPath, seed);
         throw new SpecException(
             $"unknown model '{nameOrPath}': expected a preset ({string.Join(", ", Presets.Names)}) or the path of a JSON spec file");

@@ -36,7 +36,7 @@ public sealed class SpecReader
     {
         var node = Get(key);
         if (node is null) return fallback ?? throw Error(key, "is required (an integer)");
-        if (node is not JsonValue v || !v.TryGetValue(out double d) || d != Math.Floor(d))
+        if (node is not JsonValue v || !TryNumber(v, out double d) || d != Math.Floor(d))
             throw Error(key, $"must be an integer, got {node.ToJsonString()}");
         if (d < min || d > max) throw Error(key, $"must be between {min} and {max}, got {d}");
         return (int)d;
@@ -46,7 +46,7 @@ public sealed class SpecReader
     {
         var node = Get(key);
         if (node is null) return fallback ?? throw Error(key, "is required (a number)");
-        if (node is not JsonValue v || !v.TryGetValue(out double d) || !double.IsFinite(d))
+        if (node is not JsonValue v || !TryNumber(v, out double d) || !double.IsFinite(d))
             throw Error(key, $"must be a number, got {node.ToJsonString()}");
         if (d < min || d > max) throw Error(key, $"must be between {min} and {max}, got {d}");
         return (float)d;
@@ -81,9 +81,9 @@ public sealed class SpecReader
     {
         var node = Get(key);
         if (node is null) return fallback ?? throw Error(key, "is required (an integer or a pair [a, b])");
-        if (node is JsonValue v && v.TryGetValue(out double d) && d == Math.Floor(d) && d >= min) return ((int)d, (int)d);
-        if (node is JsonArray { Count: 2 } a && a[0] is JsonValue a0 && a0.TryGetValue(out double x) &&
-            a[1] is JsonValue a1 && a1.TryGetValue(out double y) && x == Math.Floor(x) && y == Math.Floor(y) && x >= min && y >= min)
+        if (node is JsonValue v && TryNumber(v, out double d) && d == Math.Floor(d) && d >= min) return ((int)d, (int)d);
+        if (node is JsonArray { Count: 2 } a && a[0] is JsonValue a0 && TryNumber(a0, out double x) &&
+            a[1] is JsonValue a1 && TryNumber(a1, out double y) && x == Math.Floor(x) && y == Math.Floor(y) && x >= min && y >= min)
             return ((int)x, (int)y);
         throw Error(key, $"must be an integer ≥ {min} or a pair [a, b] of them, got {node.ToJsonString()}");
     }
@@ -96,7 +96,7 @@ public sealed class SpecReader
         var result = new int[a.Count];
         for (int i = 0; i < a.Count; i++)
         {
-            if (a[i] is not JsonValue v || !v.TryGetValue(out double d) || d != Math.Floor(d) || d < min)
+            if (a[i] is not JsonValue v || !TryNumber(v, out double d) || d != Math.Floor(d) || d < min)
                 throw Error(key, $"must hold integers ≥ {min}, got {node.ToJsonString()}");
             result[i] = (int)d;
         }
@@ -138,6 +138,14 @@ public sealed class SpecReader
             JsonValue v when v.TryGetValue(out string? s) => new SpecReader(new JsonObject { ["type"] = s }, Field(key)),
             _ => throw Error(key, $"must be an object or a name, got {node.ToJsonString()}"),
         };
+    }
+
+    // Any JSON number, whether the node was parsed from text or built in code from an int or a float.
+    private static bool TryNumber(JsonValue v, out double d)
+    {
+        d = 0;
+        return v.GetValueKind() == JsonValueKind.Number &&
+            double.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out d);
     }
 
     /// <summary>Rejects keys that nothing read, which are almost always typos.</summary>
