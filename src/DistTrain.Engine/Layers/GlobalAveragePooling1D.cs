@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Text.Json.Nodes;
 using DistTrain.Engine.Kernels;
 using DistTrain.Engine.Spec;
 
@@ -9,23 +8,16 @@ namespace DistTrain.Engine.Layers;
 /// Mean over time: x (B, T, D) → y (B, D), y[b] = Σ_t m[b,t]·x[b,t] / Σ_t m[b,t], with m the input's mask (all ones
 /// without one). A row whose steps are all masked gives zeros. Backward: dx[b,t] = m[b,t]·dy[b] / Σ_t m[b,t].
 /// </summary>
-public sealed class GlobalAveragePooling1D(string? name = null) : Layer(name)
+public sealed class GlobalAveragePooling1D(string? name = null) : GlobalPooling1D(name)
 {
     private readonly Tensor _output = new(0), _dx = new(0);
     private float[] _weights = [];
 
     public override string TypeName => "global_average_pooling1d";
 
-    protected override int[] OnBuild(int[] inputShape, ParameterStore store)
-    {
-        if (inputShape.Length != 2)
-            throw new ArgumentException($"{Name}: GlobalAveragePooling1D expects sequences (time, features), got {FormatShape(inputShape)}");
-        return [inputShape[1]];
-    }
-
     public override Tensor Forward(Tensor x, bool training)
     {
-        int b = x.Batch, t = InputShape[0], d = InputShape[1];
+        int b = x.Batch, t = Steps, d = Features;
         if (_weights.Length < b * t) _weights = new float[b * t];
         var y = _output.Resize(b, OutputShape);
         y.Span.Clear();
@@ -46,7 +38,7 @@ public sealed class GlobalAveragePooling1D(string? name = null) : Layer(name)
 
     public override Tensor Backward(Tensor dy)
     {
-        int b = dy.Batch, t = InputShape[0], d = InputShape[1];
+        int b = dy.Batch, t = Steps, d = Features;
         var dx = _dx.Resize(b, InputShape);
         dx.Span.Clear();
         for (int r = 0; r < b; r++)
@@ -54,8 +46,6 @@ public sealed class GlobalAveragePooling1D(string? name = null) : Layer(name)
             Rows.MultiplyAddInto(dx.Span.Slice((r * t + s) * d, d), dy.Span.Slice(r * d, d), _weights[r * t + s]);
         return dx;
     }
-
-    protected override void WriteConfig(JsonObject spec) { }
 
     internal static GlobalAveragePooling1D FromSpec(SpecReader r) => new(r.OptionalString("name"));
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using DistTrain.Engine.Spec;
 
 namespace DistTrain.Engine.Layers;
@@ -7,23 +6,16 @@ namespace DistTrain.Engine.Layers;
 /// Max over time: x (B, T, D) → y (B, D), over the steps the mask keeps. A row with every step masked gives zeros
 /// and no gradient. Backward routes dy to the step that won: dx[b, argmax, d] = dy[b, d].
 /// </summary>
-public sealed class GlobalMaxPooling1D(string? name = null) : Layer(name)
+public sealed class GlobalMaxPooling1D(string? name = null) : GlobalPooling1D(name)
 {
     private readonly Tensor _output = new(0), _dx = new(0);
     private int[] _argmax = [];
 
     public override string TypeName => "global_max_pooling1d";
 
-    protected override int[] OnBuild(int[] inputShape, ParameterStore store)
-    {
-        if (inputShape.Length != 2)
-            throw new ArgumentException($"{Name}: GlobalMaxPooling1D expects sequences (time, features), got {FormatShape(inputShape)}");
-        return [inputShape[1]];
-    }
-
     public override Tensor Forward(Tensor x, bool training)
     {
-        int b = x.Batch, t = InputShape[0], d = InputShape[1];
+        int b = x.Batch, t = Steps, d = Features;
         var y = _output.Resize(b, OutputShape);
         if (_argmax.Length < b * d) _argmax = new int[b * d];
         var xs = x.Span;
@@ -46,7 +38,7 @@ public sealed class GlobalMaxPooling1D(string? name = null) : Layer(name)
 
     public override Tensor Backward(Tensor dy)
     {
-        int b = dy.Batch, t = InputShape[0], d = InputShape[1];
+        int b = dy.Batch, t = Steps, d = Features;
         var dx = _dx.Resize(b, InputShape);
         dx.Span.Clear();
         for (int r = 0; r < b; r++)
@@ -57,8 +49,6 @@ public sealed class GlobalMaxPooling1D(string? name = null) : Layer(name)
         }
         return dx;
     }
-
-    protected override void WriteConfig(JsonObject spec) { }
 
     internal static GlobalMaxPooling1D FromSpec(SpecReader r) => new(r.OptionalString("name"));
 }
