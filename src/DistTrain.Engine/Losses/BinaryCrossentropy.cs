@@ -9,10 +9,10 @@ public sealed class BinaryCrossentropy(bool fromLogits = false) : Loss(fromLogit
 {
     public override string Name => "binary_crossentropy";
 
-    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad)
+    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, int meanOver = 0)
     {
         int n = batch * width;
-        double sum = 0, scale = 1.0 / n;
+        double sum = 0, scale = 1.0 / ((double)(meanOver > 0 ? meanOver : batch) * width);
         for (int i = 0; i < n; i++)
         {
             double y = target[i];
@@ -30,15 +30,15 @@ public sealed class BinaryCrossentropy(bool fromLogits = false) : Loss(fromLogit
                     grad[i] = pred[i] <= Epsilon || pred[i] >= 1 - Epsilon ? 0 : (float)((p - y) / (p * (1 - p)) * scale);
             }
         }
-        return sum * scale;
+        return sum / n;
     }
 
     public override bool FusesWith(ActivationKind activation) => !FromLogits && activation == ActivationKind.Sigmoid;
 
-    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits)
+    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits, int meanOver = 0)
     {
         double loss = Compute(prob, target, batch, width, default);
-        float scale = 1f / (batch * width);
+        float scale = 1f / ((meanOver > 0 ? meanOver : batch) * width);
         for (int i = 0; i < batch * width; i++) gradLogits[i] = (prob[i] - target[i]) * scale;
         return loss;
     }

@@ -9,7 +9,7 @@ public sealed class CategoricalCrossentropy(bool fromLogits = false) : Loss(from
 {
     public override string Name => "categorical_crossentropy";
 
-    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad)
+    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, int meanOver = 0)
     {
         double sum = 0;
         for (int b = 0; b < batch; b++)
@@ -17,18 +17,20 @@ public sealed class CategoricalCrossentropy(bool fromLogits = false) : Loss(from
             var p = pred.Slice(b * width, width);
             var y = target.Slice(b * width, width);
             var g = grad.IsEmpty ? default : grad.Slice(b * width, width);
-            sum += FromLogits ? CrossEntropy.FromLogits(p, y, batch, g) : CrossEntropy.FromProbabilities(p, y, batch, g);
+            int over = meanOver > 0 ? meanOver : batch;
+            sum += FromLogits ? CrossEntropy.FromLogits(p, y, over, g) : CrossEntropy.FromProbabilities(p, y, over, g);
         }
         return sum / batch;
     }
 
     public override bool FusesWith(ActivationKind activation) => !FromLogits && activation == ActivationKind.Softmax;
 
-    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits)
+    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits, int meanOver = 0)
     {
         double sum = 0;
         for (int b = 0; b < batch; b++)
-            sum += CrossEntropy.FusedSoftmax(prob.Slice(b * width, width), target.Slice(b * width, width), batch, gradLogits.Slice(b * width, width));
+            sum += CrossEntropy.FusedSoftmax(prob.Slice(b * width, width), target.Slice(b * width, width), meanOver > 0 ? meanOver : batch,
+                gradLogits.Slice(b * width, width));
         return sum / batch;
     }
 }

@@ -26,7 +26,9 @@ public abstract class Loss
     /// <param name="pred">(B, K)</param>
     /// <param name="target">(B, TargetWidth(K))</param>
     /// <param name="grad">(B, K) receives dL/dpred, or empty for evaluation only</param>
-    public abstract double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad);
+    /// <param name="meanOver">The sample count the gradient is a mean over (0 = batch). A data-parallel replica passes
+    /// the global batch, so that summing the replicas' gradients gives the global mean without a 1/N rescale.</param>
+    public abstract double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, int meanOver = 0);
 
     /// <summary>
     /// True when, with probabilities from <paramref name="activation"/>, this loss can give dL/dz for the
@@ -36,7 +38,7 @@ public abstract class Loss
     public virtual bool FusesWith(ActivationKind activation) => false;
 
     /// <summary>The loss from probabilities, with dL/dz written for the pre-activation.</summary>
-    public virtual double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits) =>
+    public virtual double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits, int meanOver = 0) =>
         throw new NotSupportedException($"{Name} has no fused form");
 
     /// <summary>The loss as a spec object.</summary>

@@ -5,9 +5,9 @@ public sealed class MeanSquaredError() : Loss(false)
 {
     public override string Name => "mean_squared_error";
 
-    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad)
+    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, int meanOver = 0)
     {
-        double sum = 0, scale = 2.0 / ((double)batch * width);
+        double sum = 0, scale = 2.0 / ((double)(meanOver > 0 ? meanOver : batch) * width);
         for (int i = 0; i < batch * width; i++)
         {
             double d = pred[i] - target[i];

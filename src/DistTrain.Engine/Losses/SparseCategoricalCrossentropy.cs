@@ -12,15 +12,15 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false) : Los
 
     public override int TargetWidth(int outputWidth) => 1;
 
-    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad) =>
-        Run(pred, target, batch, width, grad, fused: false);
+    public override double Compute(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, int meanOver = 0) =>
+        Run(pred, target, batch, width, grad, fused: false, meanOver > 0 ? meanOver : batch);
 
     public override bool FusesWith(ActivationKind activation) => !FromLogits && activation == ActivationKind.Softmax;
 
-    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits) =>
-        Run(prob, target, batch, width, gradLogits, fused: true);
+    public override double ComputeFused(ReadOnlySpan<float> prob, ReadOnlySpan<float> target, int batch, int width, Span<float> gradLogits, int meanOver = 0) =>
+        Run(prob, target, batch, width, gradLogits, fused: true, meanOver > 0 ? meanOver : batch);
 
-    private double Run(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, bool fused)
+    private double Run(ReadOnlySpan<float> pred, ReadOnlySpan<float> target, int batch, int width, Span<float> grad, bool fused, int over)
     {
         if (t_oneHot is null || t_oneHot.Length < width) t_oneHot = new float[width];
         var y = t_oneHot.AsSpan(0, width);
@@ -32,8 +32,8 @@ public sealed class SparseCategoricalCrossentropy(bool fromLogits = false) : Los
             y[label] = 1;
             var p = pred.Slice(b * width, width);
             var g = grad.IsEmpty ? default : grad.Slice(b * width, width);
-            sum += fused ? CrossEntropy.FusedSoftmax(p, y, batch, g)
-                : FromLogits ? CrossEntropy.FromLogits(p, y, batch, g) : CrossEntropy.FromProbabilities(p, y, batch, g);
+            sum += fused ? CrossEntropy.FusedSoftmax(p, y, over, g)
+                : FromLogits ? CrossEntropy.FromLogits(p, y, over, g) : CrossEntropy.FromProbabilities(p, y, over, g);
         }
         return sum / batch;
     }

@@ -10,7 +10,7 @@ namespace DistTrain.Engine.Model;
 /// A linear stack of layers with Keras' workflow: Add, Compile, Fit, Evaluate, Predict, Summary, Save, Load.
 /// <para>
 /// All trainable weights live in one flat buffer (<see cref="Store"/>), their gradients in another of the same
-/// layout. A training step is split into <see cref="ComputeGradients"/> and <see cref="ApplyGradients"/> so that a
+/// layout. A training step is split into <see cref="ComputeGradients(Tensor, Tensor)"/> and <see cref="ApplyGradients"/> so that a
 /// distributed trainer can average the gradient buffer between the two.
 /// </para>
 /// </summary>
@@ -115,26 +115,47 @@ public sealed class Sequential
     /// Forward and backward on one batch: zeroes the gradient buffer, then fills it with dL/dθ of the batch's mean
     /// loss plus regularisation. Returns the loss and the batch's correct-prediction count.
     /// </summary>
-    public (double Loss, long Correct, long Judged) ComputeGradients(Tensor x, Tensor y)
+    public (double Loss, long Correct, long Judged) ComputeGradients(Tensor x, Tensor y) => ComputeGradients(x, y, null);
+
+    /// <param name="gradientMeanOver">When set, the loss gradient is a mean over this many samples instead of this batch's
+    /// (a replica passes the global batch, and the ring then sums).</param>
+    /// <param name="regularizerGradient">Whether to add the regularisers' gradient (a replica other than rank 0 does not,
+    /// so that the sum over replicas holds it once). The penalty is always part of the returned loss.</param>
+
+    /// <summary>
+    /// As <see cref="ComputeGradients(Tensor, Tensor)"/>, calling <paramref name="onLayerDone"/> with each layer's index
+    /// as soon as its backward has finished, so that a data-parallel trainer can start reducing finished gradients
+    /// while backward goes on. Regularisation gradients are added before the first call.
+    /// </summary>
+    public (double Loss, long Correct, long Judged) ComputeGradients(Tensor x, Tensor y, Action<int>? onLayerDone,
+        int gradientMeanOver = 0, bool regularizerGradient = true)
     {
         var loss = RequireCompiled();
         var output = Forward(x, training: true);
         int batch = x.Batch, width = OutputShape[^1], rows = output.Length / width;
         var grad = _dOut.Resize(batch, OutputShape);
         Array.Clear(Store.Gradients);
+        // Rows beyond the batch (Dense over a time axis) scale with it.
+        int meanOver = gradientMeanOver > 0 ? gradientMeanOver * (rows / batch) : 0;
         double value = _fused
-            ? loss.ComputeFused(output.Span, y.Span, rows, width, grad.Span)
-            : loss.Compute(output.Span, y.Span, rows, width, grad.Span);
+            ? loss.ComputeFused(output.Span, y.Span, rows, width, grad.Span, meanOver)
+            : loss.Compute(output.Span, y.Span, rows, width, grad.Span, meanOver);
         var (correct, judged) = Accuracy.Count(loss, output.Span, y.Span, rows, width);
+        // The penalty's gradient goes in first, so each layer's gradient is final when its backward returns.
+        foreach (var p in Store.Parameters)
+            if (p.Regularizer is { } r) value += regularizerGradient ? r.Apply(p.Value, p.Grad) : r.Penalty(p.Value);
         if (_firstTrainable >= 0)
         {
             Tensor g = grad;
             int last = _layers.Count - 1;
             g = _fused ? ((IActivated)_layers[last]).BackwardFromPreActivation(g) : _layers[last].Backward(g);
-            for (int i = last - 1; i >= _firstTrainable; i--) g = _layers[i].Backward(g);
+            onLayerDone?.Invoke(last);
+            for (int i = last - 1; i >= _firstTrainable; i--)
+            {
+                g = _layers[i].Backward(g);
+                onLayerDone?.Invoke(i);
+            }
         }
-        foreach (var p in Store.Parameters)
-            if (p.Regularizer is { } r) value += r.Apply(p.Value, p.Grad);
         return (value, correct, judged);
     }
 

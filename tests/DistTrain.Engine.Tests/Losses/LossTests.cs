@@ -88,6 +88,20 @@ public class LossTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_larger_mean_scales_the_gradient_but_not_the_loss(Loss loss)
+    {
+        var pred = loss.FromLogits ? TestData.Uniform(B * K, 3, -3, 3) : Probabilities(3, loss is CategoricalCrossentropy or SparseCategoricalCrossentropy);
+        var y = Targets(loss);
+        var local = new float[B * K];
+        var global = new float[B * K];
+        double a = loss.Compute(pred, y, B, K, local);
+        double b = loss.Compute(pred, y, B, K, global, meanOver: 3 * B);
+        Assert.Equal(a, b, 12);
+        for (int i = 0; i < local.Length; i++) Assert.Equal(local[i] / 3, global[i], 6);
+    }
+
     [Fact]
     public void Values_match_the_definitions()
     {
