@@ -1,0 +1,45 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace DistTrain.Collectives.Grpc;
+
+/// <summary>
+/// Serves a worker's end of the ring: Kestrel on a cleartext HTTP/2-only endpoint (h2c needs Http2 alone) with the
+/// Collective service, message caps lifted. Binds where it is told; the address peers use is the caller's to
+/// advertise, since a bind address such as 0.0.0.0 is not reachable as such.
+/// </summary>
+public static class CollectiveHost
+{
+    /// <summary>Starts serving; returns the app and the address it is bound to (with the real port when 0 was asked).</summary>
+    public static async Task<(WebApplication App, string BoundAddress)> StartAsync(string bindAddress, int port, RingInbox inbox,
+        CancellationToken cancellationToken = default)
+    {
+        if (!IPAddress.TryParse(bindAddress, out var ip))
+            throw new ArgumentException($"bind address '{bindAddress}' is not an IP address");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = null;
+            o.MaxSendMessageSize = null;
+        });
+        builder.Services.AddSingleton(inbox);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+            k.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
+            k.Listen(ip, port, l => l.Protocols = HttpProtocols.Http2);
+        });
+        var app = builder.Build();
+        app.MapGrpcService<CollectiveService>();
+        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (app, bound);
+    }
+}
