@@ -1,0 +1,96 @@
+using DistTrain.Collectives;
+using DistTrain.Coordinator;
+using DistTrain.Engine;
+using DistTrain.Engine.Model;
+
+namespace DistTrain.Worker;
+
+/// <summary>What a rank is asked to train.</summary>
+/// <param name="GlobalBatch">Samples per step across all ranks; each rank takes GlobalBatch / N.</param>
+/// <param name="ConsistencyCheckEvery">Compare parameter hashes every this many steps (0 = never).</param>
+public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0);
+
+/// <summary>One epoch's results, combined over all ranks (every rank gets the same figures).</summary>
+public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds);
+
+/// <summary>
+/// A rank's whole training run: for each epoch, its shard of every global batch (<see cref="ShardPlan"/>) through
+/// <see cref="ReplicaTrainer"/>, then the test split evaluated in rank-strided slices, the sums combined by one
+/// allreduce. Optional consistency checks compare parameter hashes across ranks. Every rank must be given the same
+/// plan, model spec and data.
+/// </summary>
+public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, TrainingPlan plan)
+{
+    private readonly ReplicaTrainer _replica = new(model, ring, plan.BucketBytes);
+    private readonly Tensor _x = new(0), _y = new(0);
+    // Operation numbers for the trainer's own collectives, far from the gradient buckets' counter.
+    private long _controlOperation = 1L << 40;
+
+    /// <summary>Called after every step with (epoch, step, steps per epoch, local loss).</summary>
+    public Action<int, int, int, double>? OnStep { get; init; }
+
+    public async Task<IReadOnlyList<EpochResult>> TrainAsync(Tensor trainX, Tensor trainY, Tensor testX, Tensor testY,
+        CancellationToken cancellationToken = default)
+    {
+        int n = ring.Transport.WorldSize, rank = ring.Transport.Rank;
+        ShardPlan.Validate(trainX.Batch, plan.GlobalBatch, n);
+        var results = new List<EpochResult>();
+        long step = 0;
+        for (int epoch = 0; epoch < plan.Epochs; epoch++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var batches = ShardPlan.ForRank(trainX.Batch, plan.GlobalBatch, n, rank, plan.Seed, epoch);
+            double lossSum = 0;
+            long correct = 0, judged = 0;
+            for (int k = 0; k < batches.Length; k++)
+            {
+                Gather(trainX, batches[k], _x);
+                Gather(trainY, batches[k], _y);
+                var (loss, c, j) = await _replica.StepAsync(_x, _y, cancellationToken).ConfigureAwait(false);
+                lossSum += loss * batches[k].Length;
+                correct += c;
+                judged += j;
+                step++;
+                OnStep?.Invoke(epoch + 1, k + 1, batches.Length, loss);
+                if (plan.ConsistencyCheckEvery > 0 && step % plan.ConsistencyCheckEvery == 0)
+                    await CheckConsistencyAsync(step, cancellationToken).ConfigureAwait(false);
+            }
+            double seconds = clock.Elapsed.TotalSeconds;
+            int localSamples = batches.Length * (plan.GlobalBatch / n);
+            // Combine: [loss·samples, samples, correct, judged, test loss·samples, test samples, test correct, test judged].
+            var (testLoss, testSamples, testCorrect, testJudged) = EvaluateShard(testX, testY, rank, n);
+            var sums = new float[] { (float)lossSum, localSamples, correct, judged, (float)testLoss, testSamples, testCorrect, testJudged };
+            await ring.AllreduceAsync(sums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
+            results.Add(new EpochResult(epoch + 1, sums[0] / sums[1], sums[2] / Math.Max(1, sums[3]), sums[4] / Math.Max(1, sums[5]),
+                sums[6] / Math.Max(1, sums[7]), sums[1] / seconds, seconds));
+        }
+        return results;
+    }
+
+    /// <summary>Compares parameter hashes across ranks now; throws naming the ranks that differ.</summary>
+    public async Task CheckConsistencyAsync(long step, CancellationToken cancellationToken = default)
+    {
+        var hashes = await ParameterHash.GatherAsync(ring, ParameterHash.Of(model.Store.Values, model.Store.State),
+            _controlOperation++, cancellationToken).ConfigureAwait(false);
+        ParameterHash.Verify(hashes, step);
+    }
+
+    // Rank r evaluates test samples r, r + N, r + 2N, …; returns (loss·samples, samples, correct, judged).
+    private (double Loss, int Samples, long Correct, long Judged) EvaluateShard(Tensor testX, Tensor testY, int rank, int n)
+    {
+        var mine = Enumerable.Range(0, testX.Batch).Where(i => i % n == rank).ToArray();
+        if (mine.Length == 0) return (0, 0, 0, 0);
+        Gather(testX, mine, _x);
+        Gather(testY, mine, _y);
+        var r = model.Evaluate(_x, _y, batchSize: 500);
+        // Accuracy comes back as a fraction of this shard; weighting it by the shard's size combines shards exactly.
+        return (r.Loss * mine.Length, mine.Length, (long)Math.Round(r.Accuracy * mine.Length), mine.Length);
+    }
+
+    private static void Gather(Tensor src, ReadOnlySpan<int> indices, Tensor dst)
+    {
+        int size = src.SampleSize;
+        dst.Resize(indices.Length, src.Shape.AsSpan(1));
+        for (int i = 0; i < indices.Length; i++) src.Span.Slice(indices[i] * size, size).CopyTo(dst.Span.Slice(i * size, size));
+    }
+}
