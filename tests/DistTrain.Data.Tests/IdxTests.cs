@@ -62,3 +62,27 @@ public class IdxTests : IDisposable
         Assert.Contains(path, e.Message);
     }
 }
+
+public class DatasetFileTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dt-dsf-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Round_trips_and_is_addressed_by_its_sha256()
+    {
+        MnistTests.WriteDataset(_dir, 12, 5, 4, 3);
+        var data = Mnist.LoadDirectory(_dir);
+        string path = Path.Combine(_dir, "d.dtd");
+        string digest = DatasetFile.Write(data, path);
+        Assert.Equal(64, digest.Length);
+        var back = DatasetFile.Read(path, digest);
+        Assert.Equal(data.TrainX.Span.ToArray(), back.TrainX.Span.ToArray());
+        Assert.Equal(data.TestY.Shape, back.TestY.Shape);
+        Assert.Equal(digest, DatasetFile.Write(back, Path.Combine(_dir, "again.dtd")));
+        File.AppendAllText(path, "x");
+        Assert.Contains("SHA-256 is not", Assert.Throws<DataException>(() => DatasetFile.Read(path, digest)).Message);
+        Assert.Contains("unexpected bytes", Assert.Throws<DataException>(() => DatasetFile.Read(path)).Message);
+    }
+}
