@@ -1,9 +1,7 @@
-using DistTrain.Data;
+namespace DistTrain.Data;
 
-namespace DistTrain.Cli;
-
-/// <summary>The datasets the CLI knows by name, and their defaults.</summary>
-public static class Datasets
+/// <summary>The datasets known by name, and their defaults.</summary>
+public static class DatasetCatalog
 {
     public static IEnumerable<string> Names => ["mnist", "imdb"];
 

@@ -1,0 +1,27 @@
+using DistTrain.Protos;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace DistTrain.Coordinator.Services;
+
+/// <summary>Streams a prepared dataset file, by SHA-256, in 1 MiB chunks.</summary>
+public sealed class DatasetsService(JobRegistry registry) : Datasets.DatasetsBase
+{
+    private const int ChunkBytes = 1 << 20;
+
+    public override async Task Fetch(FetchDatasetRequest request, IServerStreamWriter<DatasetChunk> responseStream, ServerCallContext context)
+    {
+        var data = registry.Dataset(request.Digest)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"this coordinator holds no dataset with SHA-256 {request.Digest}"));
+        await using var file = File.OpenRead(data.Path);
+        var buffer = new byte[ChunkBytes];
+        long offset = 0;
+        int read;
+        while ((read = await file.ReadAsync(buffer, context.CancellationToken)) > 0)
+        {
+            await responseStream.WriteAsync(new DatasetChunk { TotalBytes = file.Length, Offset = offset, Data = ByteString.CopyFrom(buffer, 0, read) },
+                context.CancellationToken);
+            offset += read;
+        }
+    }
+}

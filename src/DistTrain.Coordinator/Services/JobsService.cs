@@ -1,0 +1,32 @@
+using DistTrain.Protos;
+using Grpc.Core;
+
+namespace DistTrain.Coordinator.Services;
+
+/// <summary>The Jobs API over <see cref="JobRegistry"/>.</summary>
+public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
+{
+    public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Submit(request.Spec));
+    public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Get(request.Id));
+    public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Cancel(request.Id));
+
+    public override Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context)
+    {
+        var response = new ListJobsResponse();
+        response.Jobs.AddRange(registry.List());
+        return Task.FromResult(response);
+    }
+
+    public override async Task Watch(GetJobRequest request, IServerStreamWriter<Job> responseStream, ServerCallContext context)
+    {
+        while (!context.CancellationToken.IsCancellationRequested)
+        {
+            var changed = registry.ChangedAsync(context.CancellationToken);
+            var job = await Errors.Map(() => registry.Get(request.Id));
+            await responseStream.WriteAsync(job, context.CancellationToken);
+            if (JobRegistry.IsTerminal(job.Status)) return;
+            // Progress arrives every step; a watcher needs at most a few updates a second.
+            await Task.WhenAll(changed, Task.Delay(200, context.CancellationToken));
+        }
+    }
+}
