@@ -1,0 +1,116 @@
+using DistTrain.Collectives;
+using DistTrain.Collectives.Grpc;
+using DistTrain.Coordinator;
+using DistTrain.Data;
+using DistTrain.Engine.Kernels;
+using DistTrain.Protos;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace DistTrain.Worker;
+
+/// <summary>Where a worker listens, what it advertises, and how it behaves.</summary>
+/// <param name="Advertise">The URL peers reach this worker at; default: the bound address (fine on one machine only).</param>
+/// <param name="Once">Exit after one job (what `disttrain local` uses), instead of waiting for the next.</param>
+public sealed record WorkerOptions(string Coordinator, string Bind = "0.0.0.0", int Port = 0, string? Advertise = null, int Threads = 1,
+    bool Once = false, TimeSpan? CollectiveTimeout = null);
+
+/// <summary>
+/// A worker process: serves its end of the ring, registers with the coordinator, waits for an assignment, fetches
+/// the job's dataset by SHA-256 unless cached, trains its rank with <see cref="DistributedTrainer"/>, and reports
+/// progress (rank 0 reports the combined figures). A failure is reported with the message that names the peer and step.
+/// </summary>
+public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
+{
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        Threading.Threads = options.Threads;
+        var inbox = new RingInbox();
+        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, inbox, cancellationToken);
+        await using var _ = host;
+        string advertise = options.Advertise ?? bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        using var channel = GrpcChannel.ForAddress(options.Coordinator, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
+        var workers = new Workers.WorkersClient(channel);
+        string id = (await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = advertise, Threads = options.Threads },
+            cancellationToken: cancellationToken)).WorkerId;
+        log($"{id}: serving the ring at {advertise}, registered with {options.Coordinator}");
+        do
+        {
+            var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: cancellationToken);
+            log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
+            try
+            {
+                await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), inbox, cancellationToken);
+            }
+            catch (Exception e) when (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
+            {
+                log($"{id}: failed: {e.Message}");
+                await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
+                    cancellationToken: CancellationToken.None);
+                if (options.Once) return 1;
+            }
+        } while (!options.Once && !cancellationToken.IsCancellationRequested);
+        return 0;
+    }
+
+    private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets, RingInbox inbox,
+        CancellationToken cancellationToken)
+    {
+        var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
+        var model = JobModel.Build(a.Spec, data.TrainX.Shape[1..]);
+        await using var transport = GrpcRingTransport.Connect(a.Rank, a.WorldSize, a.Generation, a.Peers[(a.Rank + 1) % a.WorldSize], inbox);
+        var ring = new RingAllreduce(transport, new RingOptions(Timeout: options.CollectiveTimeout));
+        var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
+            a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var lastReport = TimeSpan.Zero;
+        var trainer = new DistributedTrainer(model, ring, plan)
+        {
+            OnStep = (epoch, step, steps, loss) =>
+            {
+                // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
+                if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
+                lastReport = clock.Elapsed;
+                var ack = workers.ReportProgress(new ProgressReport { WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = epoch, Step = step, Loss = loss });
+                if (!ack.Continue) stop.Cancel();
+            },
+        };
+        var results = await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, stop.Token);
+        if (a.Rank != 0) return;
+        for (int i = 0; i < results.Count; i++)
+        {
+            var e = results[i];
+            await workers.ReportProgressAsync(new ProgressReport
+            {
+                WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
+                SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
+                EpochSeconds = e.Seconds, Finished = i == results.Count - 1,
+            }, cancellationToken: cancellationToken);
+        }
+    }
+
+    // The job's dataset from the local cache by digest, else streamed from the coordinator and verified.
+    private async Task<Dataset> FetchDatasetAsync(string digest, Datasets.DatasetsClient datasets, CancellationToken cancellationToken)
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(DataCache.Root, "datasets")).FullName;
+        string path = Path.Combine(folder, $"{digest}.dtd");
+        if (!File.Exists(path))
+        {
+            string tmp = path + ".tmp-" + Environment.ProcessId;
+            await using (var file = File.Create(tmp))
+            {
+                using var call = datasets.Fetch(new FetchDatasetRequest { Digest = digest }, cancellationToken: cancellationToken);
+                await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken)) chunk.Data.WriteTo(file);
+            }
+            if (DatasetFile.Digest(tmp) != digest)
+            {
+                File.Delete(tmp);
+                throw new DataException($"the dataset streamed for {digest} does not hash to it");
+            }
+            File.Move(tmp, path, overwrite: true);
+            log($"fetched dataset {digest[..12]}… from the coordinator");
+        }
+        return DatasetFile.Read(path, digest);
+    }
+}
