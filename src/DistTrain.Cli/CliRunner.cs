@@ -23,10 +23,21 @@ public static class CliRunner
         {
             return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is SpecException or DataException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is SpecException or DataException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException
+            or InvalidOperationException or Collectives.CollectiveException)
         {
             Console.Error.WriteLine($"disttrain: {e.Message}");
             return 1;
+        }
+        catch (Grpc.Core.RpcException e)
+        {
+            Console.Error.WriteLine($"disttrain: {e.Status.StatusCode}: {e.Status.Detail}");
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("disttrain: interrupted");
+            return 130;
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("DISTTRAIN_DEBUG") is null)
         {

@@ -8,5 +8,10 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     EvaluateCommand.Create(),
     DataCommand.Create(),
     BenchCommand.Create(),
+    LocalCommand.Create(),
+    ClusterCommands.Coordinator(),
+    ClusterCommands.WorkerCommand(),
+    ClusterCommands.Submit(),
+    ClusterCommands.Status(),
 };
 return CliRunner.Invoke(root, args);

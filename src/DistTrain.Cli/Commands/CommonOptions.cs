@@ -1,3 +1,4 @@
+using DistTrain.Data;
 using System.CommandLine;
 
 namespace DistTrain.Cli.Commands;
@@ -9,7 +10,7 @@ public static class CommonOptions
     {
         Description = "Dataset to use",
         DefaultValueFactory = _ => "mnist",
-    }.AcceptOnlyFromAmong(Datasets.Names.ToArray());
+    }.AcceptOnlyFromAmong(DatasetCatalog.Names.ToArray());
 
     public static Option<string?> DataDir() => new("--data-dir")
     {

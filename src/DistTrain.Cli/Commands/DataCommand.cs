@@ -10,11 +10,11 @@ public static class DataCommand
     public static Command Create()
     {
         var name = new Argument<string>("dataset") { Description = "Dataset to fetch" };
-        name.AcceptOnlyFromAmong(Datasets.Names.ToArray());
+        name.AcceptOnlyFromAmong(DatasetCatalog.Names.ToArray());
         var fetch = new Command("fetch", "Fetch, verify and cache a dataset") { name };
         fetch.SetAction(p =>
         {
-            var data = Datasets.Load(p.GetValue(name)!, null, Terminal.Info);
+            var data = DatasetCatalog.Load(p.GetValue(name)!, null, Terminal.Info);
             Console.Out.WriteLine(data.Describe());
             return 0;
         });

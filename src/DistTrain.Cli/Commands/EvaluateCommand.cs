@@ -1,3 +1,4 @@
+using DistTrain.Data;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
@@ -28,7 +29,7 @@ public static class EvaluateCommand
     {
         Engine.Kernels.Threading.Threads = threads;
         var net = Sequential.Load(modelFile);
-        var data = Datasets.Load(datasetName, dataDir, Terminal.Info, text);
+        var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
         if (!data.TestX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelFile} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} has {data.TestX.ShapeString}");

@@ -1,3 +1,4 @@
+using DistTrain.Data;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
@@ -27,7 +28,7 @@ public static class TrainCommand
         var command = new Command("train", "Train a model on one process")
             { dataset, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, json };
         command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model)!, p.GetValue(epochs),
-            p.GetValue(batch) ?? Datasets.DefaultBatchSize(p.GetValue(dataset)!), p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir),
+            p.GetValue(batch) ?? DatasetCatalog.DefaultBatchSize(p.GetValue(dataset)!), p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir),
             new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(save), p.GetValue(json)));
         return command;
     }
@@ -37,7 +38,7 @@ public static class TrainCommand
     {
         Threading.Threads = threads;
         var declared = ModelSpec.Resolve(modelName, seed); // a bad model name or spec fails before any data is fetched
-        var data = Datasets.Load(datasetName, dataDir, Terminal.Info, text);
+        var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
         // A preset follows the data's sample shape (an IMDB preset follows --max-len) when the ranks agree.
         var sample = data.TrainX.Shape[1..];
         var net = sample.Length == declared.InputShape.Length ? ModelSpec.Resolve(modelName, seed, sample) : declared;

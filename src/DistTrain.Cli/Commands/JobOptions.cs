@@ -1,0 +1,44 @@
+using System.CommandLine;
+using DistTrain.Data;
+using DistTrain.Protos;
+
+namespace DistTrain.Cli.Commands;
+
+/// <summary>The training flags `submit` and `local` share with `train`, read into a job spec.</summary>
+public sealed class JobOptions
+{
+    public Option<string> Dataset { get; } = CommonOptions.Dataset();
+    public Option<string> Model { get; } = new("--model") { Description = "Preset or spec JSON file", Required = true };
+    public Option<int> Epochs { get; } = CommonOptions.Positive("--epochs", 5, "Passes over the training split");
+    public Option<int?> BatchSize { get; } = CommonOptions.OptionalBatchSize();
+    public Option<int> Threads { get; } = CommonOptions.Threads();
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seeds initialisation and shuffling", DefaultValueFactory = _ => 1 };
+    public Option<int> NumWords { get; } = CommonOptions.NumWords();
+    public Option<int> MaxLen { get; } = CommonOptions.MaxLen();
+    public Option<int> Workers { get; } = CommonOptions.Positive("--workers", 2, "Worker processes", max: 256);
+    public Option<int> CheckEvery { get; } = new("--check-every")
+    {
+        Description = "Compare the replicas' parameter hashes every N steps (0 = never)", DefaultValueFactory = _ => 50,
+    };
+    public Option<bool> Json { get; } = CommonOptions.Json();
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, CheckEvery, Json })
+            command.Options.Add(o);
+    }
+
+    /// <summary>The job spec; a --model that names a file sends the file's JSON, so workers need not have it.</summary>
+    public JobSpec Read(ParseResult p)
+    {
+        string dataset = p.GetValue(Dataset)!, model = p.GetValue(Model)!;
+        if (File.Exists(model)) model = File.ReadAllText(model);
+        return new JobSpec
+        {
+            Model = model, Dataset = dataset, Epochs = p.GetValue(Epochs),
+            GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
+            Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
+            ConsistencyCheckEvery = p.GetValue(CheckEvery),
+        };
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DistTrain.Cli.Output;
+using DistTrain.Protos;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace DistTrain.Cli.Commands;
+
+/// <summary>
+/// `disttrain local --workers N`: a coordinator and N worker processes on 127.0.0.1, one job, one progress display,
+/// then the final test accuracy. Every process it started is ended on success, on error and on Ctrl-C.
+/// </summary>
+public static class LocalCommand
+{
+    public static Command Create()
+    {
+        var job = new JobOptions();
+        var dataDir = CommonOptions.DataDir();
+        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir };
+        job.AddTo(command);
+        command.SetAction(async (p, ct) =>
+        {
+            var spec = job.Read(p);
+            var clock = Stopwatch.StartNew();
+            using var cluster = new LocalCluster();
+            int port = LocalCluster.FreePort();
+            string url = $"http://127.0.0.1:{port}";
+            var coordinatorArgs = new List<string> { "coordinator", "--bind", "127.0.0.1", "--port", port.ToString() };
+            if (p.GetValue(dataDir) is { } dir) coordinatorArgs.AddRange(["--data-dir", Path.GetFullPath(dir)]);
+            cluster.Start("coordinator", [.. coordinatorArgs]);
+            using var channel = GrpcChannel.ForAddress(url);
+            var jobs = new Jobs.JobsClient(channel);
+            await WaitUntilServingAsync(jobs, cluster, ct);
+            for (int r = 0; r < spec.Workers; r++)
+                cluster.Start($"worker-{r}", "worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0",
+                    "--threads", spec.ThreadsPerWorker.ToString(), "--once");
+            Terminal.Info($"coordinator {url} and {spec.Workers} workers (pids {string.Join(", ", cluster.ProcessIds)}); logs in {cluster.LogDirectory}");
+            Job submitted;
+            try
+            {
+                submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
+            }
+            catch (RpcException e)
+            {
+                Console.Error.WriteLine($"disttrain: {e.Status.Detail}");
+                return 1;
+            }
+            var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
+            int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
+            if (code != 0) Console.Error.WriteLine($"disttrain: the processes' logs are in {cluster.LogDirectory}");
+            return code;
+        });
+        return command;
+    }
+
+    private static async Task WaitUntilServingAsync(Jobs.JobsClient jobs, LocalCluster cluster, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await jobs.ListAsync(new ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct);
+                return;
+            }
+            catch (RpcException) when (DateTime.UtcNow < deadline && cluster.Exited() is null)
+            {
+                await Task.Delay(100, ct);
+            }
+            catch (RpcException)
+            {
+                throw new InvalidOperationException($"the coordinator did not start; see {cluster.LogDirectory}/coordinator.log");
+            }
+        }
+    }
+}

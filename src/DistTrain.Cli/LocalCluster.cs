@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace DistTrain.Cli;
+
+/// <summary>
+/// The processes of a `disttrain local` run: this same program started again as a coordinator and as workers on
+/// 127.0.0.1, each logging to a file in a temporary folder. Disposing ends every process it started, by PID and with
+/// its children, whether the run succeeded, failed or was interrupted.
+/// </summary>
+public sealed class LocalCluster : IDisposable
+{
+    private readonly List<Process> _processes = [];
+
+    public LocalCluster() => LogDirectory = Directory.CreateTempSubdirectory("disttrain-local-").FullName;
+
+    /// <summary>Where each process's output goes, named in failures.</summary>
+    public string LogDirectory { get; }
+
+    public IReadOnlyList<int> ProcessIds => _processes.Select(p => p.Id).ToList();
+
+    /// <summary>A free TCP port on loopback (the kernel picks it; it is free again by the time the child binds it).</summary>
+    public static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log.</summary>
+    public Process Start(string name, params string[] args)
+    {
+        string host = Environment.ProcessPath ?? "dotnet";
+        var psi = Path.GetFileNameWithoutExtension(host) == "dotnet"
+            ? new ProcessStartInfo(host, ["exec", typeof(LocalCluster).Assembly.Location, .. args])
+            : new ProcessStartInfo(host, args);
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.RedirectStandardInput = true;
+        var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
+        _processes.Add(process);
+        var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.StandardInput.Close();
+        return process;
+    }
+
+    /// <summary>A child that has already exited, with its exit code, if any.</summary>
+    public (Process Process, int ExitCode)? Exited() =>
+        _processes.Where(p => p.HasExited && p.ExitCode != 0).Select(p => ((Process, int)?)(p, p.ExitCode)).FirstOrDefault();
+
+    public void Dispose()
+    {
+        foreach (var p in _processes)
+        {
+            try
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                p.WaitForExit(5000);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone between the check and the kill.
+            }
+            p.Dispose();
+        }
+    }
+}

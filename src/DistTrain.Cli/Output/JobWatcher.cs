@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using DistTrain.Protos;
+using Grpc.Core;
+using Spectre.Console;
+
+namespace DistTrain.Cli.Output;
+
+/// <summary>Follows a job through the coordinator's Watch stream with one progress display, and reports its result.</summary>
+public static class JobWatcher
+{
+    public static async Task<Job> WatchAsync(Jobs.JobsClient jobs, string jobId, CancellationToken cancellationToken)
+    {
+        Job last = await jobs.GetAsync(new GetJobRequest { Id = jobId }, cancellationToken: cancellationToken);
+        await Terminal.Error.Progress().AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask($"{jobId}: waiting for {last.Spec.Workers} workers", maxValue: Math.Max(1, last.Spec.Epochs * Math.Max(1, last.StepsPerEpoch)));
+                int reported = 0;
+                using var call = jobs.Watch(new GetJobRequest { Id = jobId }, cancellationToken: cancellationToken);
+                await foreach (var job in call.ResponseStream.ReadAllAsync(cancellationToken))
+                {
+                    last = job;
+                    if (job.Status == JobStatus.Running && job.Epoch > 0)
+                    {
+                        task.Value = (job.Epoch - 1) * job.StepsPerEpoch + (job.Step == 0 ? job.StepsPerEpoch : job.Step);
+                        task.Description = $"{jobId}  epoch {job.Epoch}/{job.Spec.Epochs}  loss {job.Loss:F4}";
+                    }
+                    for (; reported < job.History.Count; reported++)
+                    {
+                        var e = job.History[reported];
+                        Terminal.Error.MarkupLineInterpolated(
+                            $"[grey]epoch {e.Epoch}/{job.Spec.Epochs}[/]  loss {e.Loss:F4}  accuracy {e.Accuracy:F4}  test_accuracy {e.TestAccuracy:F4}  {e.SamplesPerSecond:N0} samples/s  {e.Seconds:F1}s");
+                    }
+                }
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+        return last;
+    }
+
+    /// <summary>The final line, and with --json the train fields plus "job" and "workers".</summary>
+    public static int Report(Job job, bool json, double seconds)
+    {
+        if (job.Status != JobStatus.Completed)
+        {
+            Console.Error.WriteLine($"disttrain: {job.Id} {job.Status.ToString().ToLowerInvariant()}: {job.Error}");
+            return 1;
+        }
+        var final = job.History[^1];
+        double trainSeconds = job.History.Sum(e => e.Seconds);
+        double rate = job.History.Sum(e => e.SamplesPerSecond * e.Seconds) / Math.Max(trainSeconds, 1e-9);
+        Console.Out.WriteLine($"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s");
+        if (json)
+            JsonLine.Write(new JsonObject
+            {
+                ["dataset"] = job.Spec.Dataset,
+                ["model"] = job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model,
+                ["epochs"] = job.Spec.Epochs,
+                ["train_samples"] = job.TrainSamples,
+                ["test_samples"] = job.TestSamples,
+                ["test_accuracy"] = JsonLine.Round(final.TestAccuracy),
+                ["test_loss"] = JsonLine.Round(final.TestLoss),
+                ["samples_per_second"] = Math.Round(rate, 1),
+                ["seconds"] = Math.Round(seconds, 2),
+                ["workers"] = job.Workers.Count,
+                ["job"] = job.Id,
+            });
+        return 0;
+    }
+}
