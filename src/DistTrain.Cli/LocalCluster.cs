@@ -12,6 +12,7 @@ namespace DistTrain.Cli;
 public sealed class LocalCluster : IDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly Dictionary<int, System.Collections.Concurrent.BlockingCollection<string>> _lines = [];
 
     public LocalCluster() => LogDirectory = Directory.CreateTempSubdirectory("disttrain-local-").FullName;
 
@@ -30,8 +31,10 @@ public sealed class LocalCluster : IDisposable
         return port;
     }
 
-    /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log.</summary>
-    public Process Start(string name, params string[] args)
+    /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log; <paramref name="keepStdin"/> leaves its input open.</summary>
+    public Process Start(string name, params string[] args) => Start(name, false, args);
+
+    public Process Start(string name, bool keepStdin, params string[] args)
     {
         string host = Environment.ProcessPath ?? "dotnet";
         var psi = Path.GetFileNameWithoutExtension(host) == "dotnet"
@@ -43,12 +46,42 @@ public sealed class LocalCluster : IDisposable
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
         _processes.Add(process);
         var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        var lines = _lines[process.Id] = new System.Collections.Concurrent.BlockingCollection<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (log) log.WriteLine(e.Data);
+            lines.Add(e.Data);
+        };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        process.StandardInput.Close();
+        if (!keepStdin) process.StandardInput.Close();
         return process;
+    }
+
+    /// <summary>
+    /// For children that print "ready", then wait for "go" and finally print "seconds X": waits until every child is
+    /// ready, tells them all to go, and returns each one's X. Fails naming the child that exits or stalls.
+    /// </summary>
+    public double[] Collect(IReadOnlyList<Process> children, TimeSpan timeout)
+    {
+        var lines = children.Select(c => _lines[c.Id]).ToArray();
+        string Next(int i, string prefix)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                if (lines[i].TryTake(out var line, 200) && line.StartsWith(prefix, StringComparison.Ordinal)) return line;
+                if (children[i].HasExited && lines[i].Count == 0)
+                    throw new InvalidOperationException($"child {i} exited with code {children[i].ExitCode}; see {LogDirectory}");
+            }
+            throw new InvalidOperationException($"child {i} did not print '{prefix}' within {timeout.TotalSeconds:0} s; see {LogDirectory}");
+        }
+        for (int i = 0; i < children.Count; i++) Next(i, "ready");
+        foreach (var c in children) c.StandardInput.WriteLine("go");
+        return Enumerable.Range(0, children.Count)
+            .Select(i => double.Parse(Next(i, "seconds ")["seconds ".Length..], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
     /// <summary>A child that has already exited, with its exit code, if any.</summary>

@@ -44,3 +44,21 @@ public class BenchCommandTests
         }
     }
 }
+
+/// <summary>Ring allreduce across real processes on loopback (each rank checks the sum), through the bench command.</summary>
+public class AllreduceProcessTests
+{
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Bench_allreduce_runs_a_correct_ring_across_processes(int workers)
+    {
+        var r = CliProcess.Run(["bench", "allreduce", "--workers", workers.ToString(), "--size-mb", "3", "--iterations", "1", "--json"], timeoutSeconds: 120);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        using var j = System.Text.Json.JsonDocument.Parse(r.LastLine);
+        Assert.Equal(workers, j.RootElement.GetProperty("workers").GetInt32());
+        Assert.Equal(3_000_000, j.RootElement.GetProperty("bytes").GetInt64());
+        double algbw = j.RootElement.GetProperty("algbw_gbps").GetDouble(), busbw = j.RootElement.GetProperty("busbw_gbps").GetDouble();
+        Assert.Equal(algbw * 2 * (workers - 1) / workers, busbw, 3);
+    }
+}

@@ -19,7 +19,7 @@ public static class BenchCommand
     public static Command Create()
     {
         var rounds = CommonOptions.Positive("--rounds", 5, "Timed rounds; the best is reported");
-        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds) };
+        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds), AllreduceBench.Create(), AllreduceBench.RankCommand() };
     }
 
     private static Command Engine(Option<int> rounds)
