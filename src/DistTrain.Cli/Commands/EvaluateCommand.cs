@@ -1,7 +1,6 @@
 using DistTrain.Data;
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using DistTrain.Cli.Output;
 using DistTrain.Engine.Model;
 
@@ -38,18 +37,8 @@ public static class EvaluateCommand
         double seconds = clock.Elapsed.TotalSeconds;
         Console.Out.WriteLine($"test accuracy {result.Accuracy:F4}  test loss {result.Loss:F4}  ({result.Samples:N0} samples)");
         if (json)
-            JsonLine.Write(new JsonObject
-            {
-                ["dataset"] = datasetName,
-                ["model"] = modelFile,
-                ["epochs"] = 0,
-                ["train_samples"] = data.TrainCount,
-                ["test_samples"] = data.TestCount,
-                ["test_accuracy"] = JsonLine.Round(result.Accuracy),
-                ["test_loss"] = JsonLine.Round(result.Loss),
-                ["samples_per_second"] = Math.Round(result.Samples / seconds, 1),
-                ["seconds"] = Math.Round(seconds, 2),
-            });
+            JsonLine.Write(JsonLine.TrainResult(datasetName, modelFile, 0, data.TrainCount, data.TestCount, result.Accuracy, result.Loss,
+                result.Samples / seconds, seconds));
         return 0;
     }
 }

@@ -1,7 +1,6 @@
 using DistTrain.Data;
 using System.CommandLine;
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using DistTrain.Cli.Output;
 using DistTrain.Engine.Kernels;
 using DistTrain.Engine.Spec;
@@ -68,18 +67,7 @@ public static class TrainCommand
         double rate = progress!.Samples / progress.TrainingTime.TotalSeconds;
         Console.Out.WriteLine($"test accuracy {test.Accuracy:F4}  test loss {test.Loss:F4}  {rate:N0} samples/s  {seconds:F1}s");
         if (json)
-            JsonLine.Write(new JsonObject
-            {
-                ["dataset"] = datasetName,
-                ["model"] = modelName,
-                ["epochs"] = epochs,
-                ["train_samples"] = data.TrainCount,
-                ["test_samples"] = data.TestCount,
-                ["test_accuracy"] = JsonLine.Round(test.Accuracy),
-                ["test_loss"] = JsonLine.Round(test.Loss),
-                ["samples_per_second"] = Math.Round(rate, 1),
-                ["seconds"] = Math.Round(seconds, 2),
-            });
+            JsonLine.Write(JsonLine.TrainResult(datasetName, modelName, epochs, data.TrainCount, data.TestCount, test.Accuracy, test.Loss, rate, seconds));
         return 0;
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using DistTrain.Protos;
 using Grpc.Core;
 using Spectre.Console;
@@ -52,20 +51,13 @@ public static class JobWatcher
         double rate = job.History.Sum(e => e.SamplesPerSecond * e.Seconds) / Math.Max(trainSeconds, 1e-9);
         Console.Out.WriteLine($"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s");
         if (json)
-            JsonLine.Write(new JsonObject
-            {
-                ["dataset"] = job.Spec.Dataset,
-                ["model"] = job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model,
-                ["epochs"] = job.Spec.Epochs,
-                ["train_samples"] = job.TrainSamples,
-                ["test_samples"] = job.TestSamples,
-                ["test_accuracy"] = JsonLine.Round(final.TestAccuracy),
-                ["test_loss"] = JsonLine.Round(final.TestLoss),
-                ["samples_per_second"] = Math.Round(rate, 1),
-                ["seconds"] = Math.Round(seconds, 2),
-                ["workers"] = job.Workers.Count,
-                ["job"] = job.Id,
-            });
+        {
+            var result = JsonLine.TrainResult(job.Spec.Dataset, job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model, job.Spec.Epochs,
+                job.TrainSamples, job.TestSamples, final.TestAccuracy, final.TestLoss, rate, seconds);
+            result["workers"] = job.Workers.Count;
+            result["job"] = job.Id;
+            JsonLine.Write(result);
+        }
         return 0;
     }
 }
