@@ -65,6 +65,17 @@ public sealed class Tensor
         return this;
     }
 
+    /// <summary>Makes this tensor (indices.Length, ...src's sample shape) holding src's samples at <paramref name="indices"/>.</summary>
+    public Tensor GatherFrom(Tensor src, ReadOnlySpan<int> indices)
+    {
+        int size = src.SampleSize;
+        Resize(indices.Length, src.Shape.AsSpan(1));
+        var from = src.Span;
+        var to = Span;
+        for (int i = 0; i < indices.Length; i++) from.Slice(indices[i] * size, size).CopyTo(to.Slice(i * size, size));
+        return this;
+    }
+
     /// <summary>Makes this tensor a view of <paramref name="source"/>'s storage with another shape of equal size.</summary>
     public Tensor ViewOf(Tensor source, int batch, ReadOnlySpan<int> sampleShape)
     {

@@ -44,8 +44,8 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
             long correct = 0, judged = 0;
             for (int k = 0; k < batches.Length; k++)
             {
-                Gather(trainX, batches[k], _x);
-                Gather(trainY, batches[k], _y);
+                _x.GatherFrom(trainX, batches[k]);
+                _y.GatherFrom(trainY, batches[k]);
                 var (loss, c, j) = await _replica.StepAsync(_x, _y, cancellationToken).ConfigureAwait(false);
                 lossSum += loss * batches[k].Length;
                 correct += c;
@@ -80,17 +80,11 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     {
         var mine = Enumerable.Range(0, testX.Batch).Where(i => i % n == rank).ToArray();
         if (mine.Length == 0) return (0, 0, 0, 0);
-        Gather(testX, mine, _x);
-        Gather(testY, mine, _y);
+        _x.GatherFrom(testX, mine);
+        _y.GatherFrom(testY, mine);
         var r = model.Evaluate(_x, _y, batchSize: 500);
         // Accuracy comes back as a fraction of this shard; weighting it by the shard's size combines shards exactly.
         return (r.Loss * mine.Length, mine.Length, (long)Math.Round(r.Accuracy * mine.Length), mine.Length);
     }
 
-    private static void Gather(Tensor src, ReadOnlySpan<int> indices, Tensor dst)
-    {
-        int size = src.SampleSize;
-        dst.Resize(indices.Length, src.Shape.AsSpan(1));
-        for (int i = 0; i < indices.Length; i++) src.Span.Slice(indices[i] * size, size).CopyTo(dst.Span.Slice(i * size, size));
-    }
 }

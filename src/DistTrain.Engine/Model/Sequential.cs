@@ -213,8 +213,8 @@ public sealed class Sequential
             for (int b = 0; b < batches; b++)
             {
                 int start = b * batchSize, count = Math.Min(batchSize, trainCount - start);
-                Gather(x, order.AsSpan(start, count), _batchX);
-                Gather(y, order.AsSpan(start, count), _batchY);
+                _batchX.GatherFrom(x, order.AsSpan(start, count));
+                _batchY.GatherFrom(y, order.AsSpan(start, count));
                 var (l, c, j) = ComputeGradients(_batchX, _batchY);
                 ApplyGradients();
                 lossSum += l * count;
@@ -259,8 +259,8 @@ public sealed class Sequential
         {
             int count = Math.Min(batchSize, to - start);
             for (int i = 0; i < count; i++) indices[i] = start + i;
-            Gather(x, indices.AsSpan(0, count), _batchX);
-            Gather(y, indices.AsSpan(0, count), _batchY);
+            _batchX.GatherFrom(x, indices.AsSpan(0, count));
+            _batchY.GatherFrom(y, indices.AsSpan(0, count));
             var output = Forward(_batchX, training: false);
             int rows = output.Length / width;
             lossSum += loss.Compute(output.Span, _batchY.Span, rows, width, default) * count;
@@ -336,13 +336,4 @@ public sealed class Sequential
                 $"{what} targets have shape {y.ShapeString}, but {Loss.Name} on outputs {Layer.FormatShape(OutputShape)} needs {expected} value(s) per sample");
     }
 
-    // Copies the samples at `indices` of src into dst, which becomes (indices.Length, ...sample shape).
-    private static void Gather(Tensor src, ReadOnlySpan<int> indices, Tensor dst)
-    {
-        int size = src.SampleSize;
-        dst.Resize(indices.Length, src.Shape.AsSpan(1));
-        var s = src.Span;
-        var d = dst.Span;
-        for (int i = 0; i < indices.Length; i++) s.Slice(indices[i] * size, size).CopyTo(d.Slice(i * size, size));
-    }
 }
