@@ -55,6 +55,16 @@ public static class Activations
         }
     }
 
+    /// <summary>
+    /// y = f(z + b) in place over (rows, bias.Length), bias empty for none. With relu the bias and the activation share
+    /// one pass over what, for a convolution, is the step's largest tensor.
+    /// </summary>
+    public static void ForwardWithBias(ActivationKind kind, Span<float> z, ReadOnlySpan<float> bias, int cols)
+    {
+        if (!bias.IsEmpty) RowBias.Add(z, bias, relu: kind == ActivationKind.Relu);
+        if (bias.IsEmpty || kind != ActivationKind.Relu) Forward(kind, z, cols);
+    }
+
     /// <summary>Numerically stable softmax of one row in place: exp(z − max z) / Σ exp(z − max z).</summary>
     public static void SoftmaxRow(Span<float> row)
     {

@@ -77,15 +77,8 @@ public sealed class Conv2D : Layer, IActivated
             Gemm.Multiply(y.Span.Slice(b0 * outPixels * Filters, rows * Filters), Filters, cols, patch, false,
                 _kernel.Value, Filters, false, rows, Filters, patch, accumulate: false);
         }
-        BiasAndActivation(y.Span);
+        Activations.ForwardWithBias(Activation, y.Span, UseBias ? _bias.Value : default, Filters);
         return y;
-    }
-
-    // z + b and relu share one pass over the output, which for a convolution is the largest tensor of the step.
-    private void BiasAndActivation(Span<float> z)
-    {
-        if (UseBias) RowBias.Add(z, _bias.Value, relu: Activation == ActivationKind.Relu);
-        if (!UseBias || Activation != ActivationKind.Relu) Activations.Forward(Activation, z, Filters);
     }
 
     public override Tensor Backward(Tensor dy)

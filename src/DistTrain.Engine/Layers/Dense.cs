@@ -52,15 +52,8 @@ public sealed class Dense : Layer, IActivated
         int rows = x.Length / _in;
         var y = _output.Resize(x.Batch, OutputShape); // y (R, U)
         Gemm.Multiply(y.Span, Units, x.Span, _in, false, _kernel.Value, Units, false, rows, Units, _in, accumulate: false);
-        BiasAndActivation(y.Span);
+        Activations.ForwardWithBias(Activation, y.Span, UseBias ? _bias.Value : default, Units);
         return y;
-    }
-
-    // z + b and relu share one pass over the output, which for a convolution is the largest tensor of the step.
-    private void BiasAndActivation(Span<float> z)
-    {
-        if (UseBias) RowBias.Add(z, _bias.Value, relu: Activation == ActivationKind.Relu);
-        if (!UseBias || Activation != ActivationKind.Relu) Activations.Forward(Activation, z, Units);
     }
 
     public override Tensor Backward(Tensor dy)
