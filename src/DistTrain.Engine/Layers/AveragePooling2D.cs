@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using DistTrain.Engine.Kernels;
 using DistTrain.Engine.Spec;
 
@@ -15,48 +14,53 @@ public sealed class AveragePooling2D((int H, int W)? poolSize = null, (int H, in
 
     public override string TypeName => "average_pooling2d";
 
-    // Visits every (output position, input pixel in its window) pair with the window's pixel count.
-    private void ForEachWindow(int batch, Action<int, int, int> visit)
+    // The window of output (oy, ox) clipped to the image: rows [y0, y1), columns [x0, x1).
+    private (int Y0, int Y1, int X0, int X1) Window(int oy, int ox)
     {
-        int c = Geometry.C, o = 0;
-        for (int b = 0; b < batch; b++)
-        for (int oy = 0; oy < Geometry.OH; oy++)
-        for (int ox = 0; ox < Geometry.OW; ox++, o += c)
-        {
-            int y0 = Math.Max(oy * Geometry.SH - Geometry.PadTop, 0), y1 = Math.Min(oy * Geometry.SH - Geometry.PadTop + Geometry.KH, Geometry.H);
-            int x0 = Math.Max(ox * Geometry.SW - Geometry.PadLeft, 0), x1 = Math.Min(ox * Geometry.SW - Geometry.PadLeft + Geometry.KW, Geometry.W);
-            int count = (y1 - y0) * (x1 - x0);
-            for (int iy = y0; iy < y1; iy++)
-            for (int ix = x0; ix < x1; ix++)
-                visit(o, ((b * Geometry.H + iy) * Geometry.W + ix) * c, count);
-        }
+        var g = Geometry;
+        return (Math.Max(oy * g.SH - g.PadTop, 0), Math.Min(oy * g.SH - g.PadTop + g.KH, g.H),
+            Math.Max(ox * g.SW - g.PadLeft, 0), Math.Min(ox * g.SW - g.PadLeft + g.KW, g.W));
     }
 
     public override Tensor Forward(Tensor x, bool training)
     {
+        var g = Geometry;
         var y = _output.Resize(x.Batch, OutputShape);
         y.Span.Clear();
-        float[] xd = x.Data, yd = y.Data;
-        int c = Geometry.C;
-        ForEachWindow(x.Batch, (o, i, count) =>
+        var xs = x.Span;
+        var ys = y.Span;
+        int c = g.C, o = 0;
+        for (int b = 0; b < x.Batch; b++)
+        for (int oy = 0; oy < g.OH; oy++)
+        for (int ox = 0; ox < g.OW; ox++, o += c)
         {
-            var yo = yd.AsSpan(o, c);
-            TensorPrimitives.MultiplyAdd(xd.AsSpan(i, c), 1f / count, yo, yo);
-        });
+            var (y0, y1, x0, x1) = Window(oy, ox);
+            float share = 1f / ((y1 - y0) * (x1 - x0));
+            for (int iy = y0; iy < y1; iy++)
+            for (int ix = x0; ix < x1; ix++)
+                Rows.MultiplyAddInto(ys.Slice(o, c), xs.Slice(((b * g.H + iy) * g.W + ix) * c, c), share);
+        }
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
+        var g = Geometry;
         var dx = _dx.Resize(dy.Batch, InputShape);
         dx.Span.Clear();
-        float[] dyd = dy.Data, dxd = dx.Data;
-        int c = Geometry.C;
-        ForEachWindow(dy.Batch, (o, i, count) =>
+        var dys = dy.Span;
+        var dxs = dx.Span;
+        int c = g.C, o = 0;
+        for (int b = 0; b < dy.Batch; b++)
+        for (int oy = 0; oy < g.OH; oy++)
+        for (int ox = 0; ox < g.OW; ox++, o += c)
         {
-            var di = dxd.AsSpan(i, c);
-            TensorPrimitives.MultiplyAdd(dyd.AsSpan(o, c), 1f / count, di, di);
-        });
+            var (y0, y1, x0, x1) = Window(oy, ox);
+            float share = 1f / ((y1 - y0) * (x1 - x0));
+            for (int iy = y0; iy < y1; iy++)
+            for (int ix = x0; ix < x1; ix++)
+                Rows.MultiplyAddInto(dxs.Slice(((b * g.H + iy) * g.W + ix) * c, c), dys.Slice(o, c), share);
+        }
         return dx;
     }
 
