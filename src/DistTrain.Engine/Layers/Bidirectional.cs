@@ -105,11 +105,7 @@ public sealed class Bidirectional : Layer
                 break;
         }
         // Back to the backward layer's processing order.
-        if (Sequences)
-        {
-            var tmp = dybAligned.Span.ToArray();
-            ReverseTime(tmp, dybAligned.Span, batch);
-        }
+        if (Sequences) ReverseTimeInPlace(dybAligned.Span, batch);
         Forwards.ComputeInputGradient = Backwards.ComputeInputGradient = ComputeInputGradient;
         var dxf = Forwards.Backward(dyf);
         var dxb = Backwards.Backward(dybAligned);
@@ -126,6 +122,19 @@ public sealed class Bidirectional : Layer
         for (int r = 0; r < batch; r++)
         for (int s = 0; s < t; s++)
             src.Slice((r * t + (t - 1 - s)) * u, u).CopyTo(dst.Slice((r * t + s) * u, u));
+    }
+
+    // x[b, t] ↔ x[b, T − 1 − t] for (B, T, U) sequences, swapping step pairs so nothing is allocated.
+    private void ReverseTimeInPlace(Span<float> x, int batch)
+    {
+        int t = InputShape[0], u = Forwards.Units;
+        for (int r = 0; r < batch; r++)
+        for (int s = 0; s < t / 2; s++)
+        {
+            var a = x.Slice((r * t + s) * u, u);
+            var b = x.Slice((r * t + t - 1 - s) * u, u);
+            for (int j = 0; j < u; j++) (a[j], b[j]) = (b[j], a[j]);
+        }
     }
 
     protected override void WriteConfig(JsonObject spec)
