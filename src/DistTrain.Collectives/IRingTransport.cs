@@ -13,8 +13,17 @@ public interface IRingTransport : IAsyncDisposable
     ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Receives the next message from the left neighbour. A payload whose length is not destination.Length is
-    /// refused with a <see cref="CollectiveException"/>; otherwise it is written into destination.
+    /// Receives the next message from the left neighbour. The caller checks its header, reads its payload in place
+    /// (adding it or copying it where it belongs), and disposes it so that its buffer can take the next message.
     /// </summary>
-    ValueTask<RingMessageHeader> ReceiveAsync(Memory<float> destination, CancellationToken cancellationToken);
+    ValueTask<RingMessage> ReceiveAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A received ring message: its header and a payload that stays valid until the message is disposed.</summary>
+public sealed class RingMessage(RingMessageHeader header, ReadOnlyMemory<float> payload, Action? release = null) : IDisposable
+{
+    public RingMessageHeader Header { get; } = header;
+    public ReadOnlyMemory<float> Payload { get; } = payload;
+
+    public void Dispose() => release?.Invoke();
 }

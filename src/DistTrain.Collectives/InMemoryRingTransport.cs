@@ -33,14 +33,10 @@ public sealed class InMemoryRingTransport : IRingTransport
     public ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken) =>
         _toRight.Writer.WriteAsync((header, payload.ToArray()), cancellationToken);
 
-    public async ValueTask<RingMessageHeader> ReceiveAsync(Memory<float> destination, CancellationToken cancellationToken)
+    public async ValueTask<RingMessage> ReceiveAsync(CancellationToken cancellationToken)
     {
         var (header, payload) = await _fromLeft.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-        if (payload.Length != destination.Length)
-            throw new CollectiveException(
-                $"rank {Rank}: rank {RingPlan.Mod(Rank - 1, WorldSize)} sent {payload.Length} floats ({header}) where {destination.Length} were expected");
-        payload.CopyTo(destination);
-        return header;
+        return new RingMessage(header, payload);
     }
 
     public ValueTask DisposeAsync()

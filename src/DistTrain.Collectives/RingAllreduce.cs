@@ -45,8 +45,6 @@ public sealed record RingOptions(int ChunkFloats = 256 * 1024, TimeSpan? Timeout
 public sealed class RingAllreduce(IRingTransport transport, RingOptions? options = null)
 {
     private readonly RingOptions _options = options ?? new RingOptions();
-    private float[] _scratch = [];
-
     public IRingTransport Transport => transport;
 
     /// <summary>buffer ← Σ over ranks of buffer (÷ N when <paramref name="average"/>). Every rank must call it with the same operation and length.</summary>
@@ -69,9 +67,27 @@ public sealed class RingAllreduce(IRingTransport transport, RingOptions? options
         RingMessageHeader step, bool reduce, CancellationToken cancellationToken)
     {
         int chunkFloats = _options.ChunkFloats;
-        var sending = SendSegmentAsync(buffer.Slice(send.Offset, send.Length), step, chunkFloats, cancellationToken);
+        // If receiving fails, the sends still queued are cancelled too, so nothing is left waiting on a broken ring.
+        using var sendCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sending = SendSegmentAsync(buffer.Slice(send.Offset, send.Length), step, chunkFloats, sendCancel.Token);
+        try
+        {
+            await ReceiveSegmentAsync(buffer, receive, step, reduce, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            sendCancel.Cancel();
+            try { await sending.ConfigureAwait(false); } catch (Exception) { /* the receive failure is the one to report */ }
+            throw;
+        }
+        await sending.ConfigureAwait(false);
+    }
+
+    private async Task ReceiveSegmentAsync(Memory<float> buffer, (int Offset, int Length) receive, RingMessageHeader step, bool reduce,
+        CancellationToken cancellationToken)
+    {
+        int chunkFloats = _options.ChunkFloats;
         int chunks = RingPlan.ChunkCount(receive.Length, chunkFloats);
-        if (reduce && _scratch.Length < Math.Min(chunkFloats, receive.Length)) _scratch = new float[Math.Min(chunkFloats, receive.Length)];
         int left = RingPlan.Mod(transport.Rank - 1, transport.WorldSize);
         for (int c = 0; c < chunks; c++)
         {
@@ -80,22 +96,26 @@ public sealed class RingAllreduce(IRingTransport transport, RingOptions? options
             var expected = step with { Chunk = c, Length = length };
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.ReceiveTimeout);
-            RingMessageHeader got;
+            RingMessage message;
             try
             {
-                got = await transport.ReceiveAsync(reduce ? _scratch.AsMemory(0, length) : target, timeout.Token).ConfigureAwait(false);
+                message = await transport.ReceiveAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 throw new CollectiveException(
                     $"rank {transport.Rank}: rank {left} sent nothing for {_options.ReceiveTimeout.TotalSeconds:0.#} s while waiting for {expected}");
             }
-            if (got != expected)
-                throw new CollectiveException(
-                    $"rank {transport.Rank}: rank {left} sent {got} where {expected} was expected; the ranks disagree on the buffer length or the order of operations");
-            if (reduce) TensorPrimitives.Add(target.Span, _scratch.AsSpan(0, length), target.Span);
+            using (message)
+            {
+                // The header is checked before the payload touches the buffer, so a disagreeing peer corrupts nothing.
+                if (message.Header != expected || message.Payload.Length != length)
+                    throw new CollectiveException(
+                        $"rank {transport.Rank}: rank {left} sent {message.Header} ({message.Payload.Length} floats of payload) where {expected} was expected; the ranks disagree on the buffer length or the order of operations");
+                if (reduce) TensorPrimitives.Add(target.Span, message.Payload.Span, target.Span);
+                else message.Payload.Span.CopyTo(target.Span);
+            }
         }
-        await sending.ConfigureAwait(false);
     }
 
     private async Task SendSegmentAsync(ReadOnlyMemory<float> segment, RingMessageHeader step, int chunkFloats, CancellationToken cancellationToken)

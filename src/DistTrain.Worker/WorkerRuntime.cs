@@ -25,8 +25,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Threading.Threads = options.Threads;
-        var inbox = new RingInbox();
-        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, inbox, cancellationToken);
+        var outbox = new RingOutbox(options.CollectiveTimeout);
+        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken);
         await using var _ = host;
         string advertise = options.Advertise ?? bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
         using var channel = GrpcChannel.ForAddress(options.Coordinator, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
@@ -40,7 +40,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
             try
             {
-                await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), inbox, cancellationToken);
+                await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, cancellationToken);
             }
             catch (Exception e) when (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
             {
@@ -53,12 +53,12 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         return 0;
     }
 
-    private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets, RingInbox inbox,
+    private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets, RingOutbox outbox,
         CancellationToken cancellationToken)
     {
         var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
         var model = JobModel.Build(a.Spec, data.TrainX.Shape[1..]);
-        await using var transport = GrpcRingTransport.Connect(a.Rank, a.WorldSize, a.Generation, a.Peers[(a.Rank + 1) % a.WorldSize], inbox);
+        await using var transport = GrpcRingTransport.Connect(a.Rank, a.WorldSize, a.Generation, a.Peers[RingPlan.Mod(a.Rank - 1, a.WorldSize)], outbox);
         var ring = new RingAllreduce(transport, new RingOptions(Timeout: options.CollectiveTimeout));
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
             a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery);

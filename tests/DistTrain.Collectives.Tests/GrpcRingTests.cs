@@ -7,19 +7,19 @@ public class GrpcRingTests
 {
     private static async Task<float[][]> RunRingAsync(int n, int length, int chunkFloats, long generation = 1)
     {
-        var inboxes = Enumerable.Range(0, n).Select(_ => new RingInbox()).ToArray();
+        var outboxes = Enumerable.Range(0, n).Select(_ => new RingOutbox()).ToArray();
         var hosts = new List<Microsoft.AspNetCore.Builder.WebApplication>();
         var addresses = new string[n];
         try
         {
             for (int r = 0; r < n; r++)
             {
-                var (app, address) = await CollectiveHost.StartAsync("127.0.0.1", 0, inboxes[r]);
+                var (app, address) = await CollectiveHost.StartAsync("127.0.0.1", 0, outboxes[r]);
                 hosts.Add(app);
                 addresses[r] = address;
             }
             var transports = Enumerable.Range(0, n)
-                .Select(r => GrpcRingTransport.Connect(r, n, generation, addresses[(r + 1) % n], inboxes[r])).ToArray();
+                .Select(r => GrpcRingTransport.Connect(r, n, generation, addresses[RingPlan.Mod(r - 1, n)], outboxes[r])).ToArray();
             var buffers = Enumerable.Range(0, n).Select(r => Enumerable.Range(0, length).Select(i => (float)(r + 1) * (i % 101)).ToArray()).ToArray();
             var options = new RingOptions(chunkFloats, TimeSpan.FromSeconds(30));
             await Task.WhenAll(Enumerable.Range(0, n).Select(r => new RingAllreduce(transports[r], options).AllreduceAsync(buffers[r], 0)));
@@ -54,11 +54,52 @@ public class GrpcRingTests
     }
 
     [Fact]
-    public void A_chunk_from_a_stale_generation_is_refused()
+    public async Task A_link_from_a_stale_generation_or_a_foreign_rank_is_refused()
     {
-        var inbox = new RingInbox { Expected = (1, 5) };
-        var e = Assert.Throws<CollectiveException>(() => inbox.Deliver(new Protos.RingChunk { FromRank = 1, Generation = 4 }));
-        Assert.Contains("generation 4", e.Message);
-        Assert.Contains("generation 5", e.Message);
+        var outbox = new RingOutbox(TimeSpan.FromSeconds(5));
+        var (host, address) = await CollectiveHost.StartAsync("127.0.0.1", 0, outbox);
+        await using var _ = host;
+        outbox.Open(toRank: 1, generation: 5);
+        foreach (var (rank, generation, says) in new[] { (1, 4L, "generation 4"), (2, 5L, "rank 2") })
+        {
+            using var channel = GrpcRingTransport.CreateChannel(address);
+            using var call = channel.CreateCallInvoker().AsyncServerStreamingCall(CollectiveService.LinkMethod, null, new global::Grpc.Core.CallOptions(),
+                new Protos.LinkRequest { Rank = rank, Generation = generation });
+            var e = await Assert.ThrowsAsync<global::Grpc.Core.RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal(global::Grpc.Core.StatusCode.FailedPrecondition, e.StatusCode);
+            Assert.Contains(says, e.Status.Detail);
+            Assert.Contains("rank 1, generation 5", e.Status.Detail);
+        }
+    }
+
+    [Fact]
+    public async Task A_link_waits_for_its_sender_to_join_the_ring()
+    {
+        // The receiver may call Link before the sender has its assignment; the call waits rather than failing.
+        var results = new float[2][];
+        var outboxes = new[] { new RingOutbox(), new RingOutbox() };
+        var hosts = new List<Microsoft.AspNetCore.Builder.WebApplication>();
+        try
+        {
+            var addresses = new string[2];
+            for (int r = 0; r < 2; r++)
+            {
+                var (app, address) = await CollectiveHost.StartAsync("127.0.0.1", 0, outboxes[r]);
+                hosts.Add(app);
+                addresses[r] = address;
+            }
+            await using var t0 = GrpcRingTransport.Connect(0, 2, 3, addresses[1], outboxes[0]);
+            var first = Task.Run(async () => { var b = new float[] { 1, 2, 3 }; await new RingAllreduce(t0).AllreduceAsync(b, 0); return b; });
+            await Task.Delay(500);
+            await using var t1 = GrpcRingTransport.Connect(1, 2, 3, addresses[0], outboxes[1]);
+            var second = new float[] { 10, 20, 30 };
+            await new RingAllreduce(t1).AllreduceAsync(second, 0);
+            Assert.Equal(new float[] { 11, 22, 33 }, await first);
+            Assert.Equal(new float[] { 11, 22, 33 }, second);
+        }
+        finally
+        {
+            foreach (var h in hosts) await h.DisposeAsync();
+        }
     }
 }

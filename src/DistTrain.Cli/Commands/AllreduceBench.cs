@@ -64,13 +64,13 @@ public static class AllreduceBench
     private static async Task<int> RankAsync(int rank, string[] peers, int sizeMb, int iterations, CancellationToken ct)
     {
         int n = peers.Length;
-        var inbox = new RingInbox();
+        var outbox = new RingOutbox();
         var port = new Uri(peers[rank]).Port;
-        var (host, _) = await CollectiveHost.StartAsync("127.0.0.1", port, inbox, ct);
+        var (host, _) = await CollectiveHost.StartAsync("127.0.0.1", port, outbox, ct);
         await using var _ = host;
         Console.Out.WriteLine("ready");
         if (await Console.In.ReadLineAsync(ct) != "go") return 1;
-        await using var transport = GrpcRingTransport.Connect(rank, n, 1, peers[(rank + 1) % n], inbox);
+        await using var transport = GrpcRingTransport.Connect(rank, n, 1, peers[RingPlan.Mod(rank - 1, n)], outbox);
         var ring = new RingAllreduce(transport);
         var buffer = new float[sizeMb * 1_000_000 / sizeof(float)];
         // Warm-up (connections, JIT, buffers) that also checks the result: rank r contributes r + 1 everywhere.

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -11,13 +12,13 @@ namespace DistTrain.Collectives.Grpc;
 
 /// <summary>
 /// Serves a worker's end of the ring: Kestrel on a cleartext HTTP/2-only endpoint (h2c needs Http2 alone) with the
-/// Collective service, message caps lifted. Binds where it is told; the address peers use is the caller's to
+/// Collective service, message caps lifted, and Kestrel's buffers in large blocks (<see cref="LargeBlockMemoryPool"/>). Binds where it is told; the address peers use is the caller's to
 /// advertise, since a bind address such as 0.0.0.0 is not reachable as such.
 /// </summary>
 public static class CollectiveHost
 {
     /// <summary>Starts serving; returns the app and the address it is bound to (with the real port when 0 was asked).</summary>
-    public static async Task<(WebApplication App, string BoundAddress)> StartAsync(string bindAddress, int port, RingInbox inbox,
+    public static async Task<(WebApplication App, string BoundAddress)> StartAsync(string bindAddress, int port, RingOutbox outbox,
         CancellationToken cancellationToken = default)
     {
         if (!IPAddress.TryParse(bindAddress, out var ip))
@@ -29,7 +30,8 @@ public static class CollectiveHost
             o.MaxReceiveMessageSize = null;
             o.MaxSendMessageSize = null;
         });
-        builder.Services.AddSingleton(inbox);
+        builder.Services.AddSingleton(outbox);
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;

@@ -3,24 +3,31 @@ using Grpc.Core;
 
 namespace DistTrain.Collectives.Grpc;
 
-/// <summary>The receiving end of a ring link: it moves every chunk of the left neighbour's stream into the inbox.</summary>
-public sealed class CollectiveService(RingInbox inbox) : Collective.CollectiveBase
+/// <summary>
+/// The sending end of a ring link: the right neighbour calls Link, and this service streams the outbox's frames to
+/// it. It serves the proto's <c>disttrain.v1.Collective/Link</c> method, bound by hand (rather than through the
+/// generated base class) so that frames go through <see cref="RingFrameMarshaller"/>; the wire format is the proto's.
+/// </summary>
+[BindServiceMethod(typeof(CollectiveService), nameof(BindService))]
+public class CollectiveService(RingOutbox outbox)
 {
-    public override async Task<LinkClosed> Link(IAsyncStreamReader<RingChunk> requestStream, ServerCallContext context)
+    /// <summary>The Link method with the copy-avoiding marshaller; clients call it through the same definition.</summary>
+    public static readonly Method<LinkRequest, RingFrame> LinkMethod = new(
+        MethodType.ServerStreaming, Collective.Descriptor.FullName, "Link",
+        Marshallers.Create(r => Google.Protobuf.MessageExtensions.ToByteArray(r), LinkRequest.Parser.ParseFrom), RingFrameMarshaller.Instance);
+
+    public static void BindService(ServiceBinderBase binder, CollectiveService? service) =>
+        binder.AddMethod(LinkMethod, service is null ? null : service.Link);
+
+    public virtual async Task Link(LinkRequest request, IServerStreamWriter<RingFrame> responseStream, ServerCallContext context)
     {
-        long chunks = 0;
         try
         {
-            await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken).ConfigureAwait(false))
-            {
-                inbox.Deliver(chunk);
-                chunks++;
-            }
+            await outbox.ServeAsync(request, responseStream, context.CancellationToken).ConfigureAwait(false);
         }
         catch (CollectiveException e)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
-        return new LinkClosed { Chunks = chunks };
     }
 }

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using DistTrain.Protos;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -5,94 +6,107 @@ using Grpc.Net.Client;
 namespace DistTrain.Collectives.Grpc;
 
 /// <summary>
-/// A rank's ring links over gRPC: one persistent client stream to the right neighbour's Collective service carries
-/// every chunk this rank sends, and chunks from the left neighbour arrive in this worker's <see cref="RingInbox"/>.
-/// Message size caps are lifted on both sides: chunks are 1 MiB by default but configurable, and gRPC's 4 MB default
-/// cap must never be what fails a job.
+/// A rank's ring links over gRPC. Frames for the right neighbour wait in this worker's <see cref="RingOutbox"/>,
+/// which the right neighbour pulls over its Link call; frames from the left neighbour arrive over this rank's own
+/// Link call to it, one persistent server stream per job. Message size caps are lifted on both sides: chunks are
+/// 1 MiB by default but configurable, and gRPC's 4 MB default cap must never be what fails a job.
 /// </summary>
 public sealed class GrpcRingTransport : IRingTransport
 {
-    private readonly GrpcChannel _channel;
-    private readonly AsyncClientStreamingCall<RingChunk, LinkClosed> _link;
-    private readonly RingInbox _inbox;
-    private readonly long _generation;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private const int ReadBufferBytes = 256 * 1024;
 
-    private GrpcRingTransport(int rank, int worldSize, long generation, GrpcChannel channel,
-        AsyncClientStreamingCall<RingChunk, LinkClosed> link, RingInbox inbox)
+    private readonly GrpcChannel _channel;
+    private readonly AsyncServerStreamingCall<RingFrame> _link;
+    private readonly RingOutbox _outbox;
+    private readonly long _generation;
+    private readonly int _left;
+
+    private GrpcRingTransport(int rank, int worldSize, long generation, GrpcChannel channel, AsyncServerStreamingCall<RingFrame> link, RingOutbox outbox)
     {
         Rank = rank;
         WorldSize = worldSize;
         _generation = generation;
+        _left = RingPlan.Mod(rank - 1, worldSize);
         _channel = channel;
         _link = link;
-        _inbox = inbox;
+        _outbox = outbox;
     }
 
     public int Rank { get; }
     public int WorldSize { get; }
 
-    /// <summary>gRPC channel options for ring links: no message size caps.</summary>
-    public static GrpcChannelOptions ChannelOptions => new() { MaxSendMessageSize = null, MaxReceiveMessageSize = null };
-
-    /// <summary>Opens the link to <paramref name="rightAddress"/> and starts taking chunks from the left neighbour into <paramref name="inbox"/>.</summary>
-    public static GrpcRingTransport Connect(int rank, int worldSize, long generation, string rightAddress, RingInbox inbox)
+    /// <summary>
+    /// Opens <paramref name="outbox"/> to the right neighbour and calls Link on the left neighbour at
+    /// <paramref name="leftAddress"/>, whose frames this rank receives.
+    /// </summary>
+    public static GrpcRingTransport Connect(int rank, int worldSize, long generation, string leftAddress, RingOutbox outbox)
     {
         if (worldSize < 1 || rank < 0 || rank >= worldSize)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {worldSize})");
-        inbox.Expected = (RingPlan.Mod(rank - 1, worldSize), generation);
-        var channel = GrpcChannel.ForAddress(rightAddress, ChannelOptions);
-        var link = new Collective.CollectiveClient(channel).Link();
-        return new GrpcRingTransport(rank, worldSize, generation, channel, link, inbox);
+        outbox.Open(RingPlan.Mod(rank + 1, worldSize), generation);
+        var channel = CreateChannel(leftAddress);
+        var link = channel.CreateCallInvoker().AsyncServerStreamingCall(CollectiveService.LinkMethod, null, new CallOptions(),
+            new LinkRequest { Rank = rank, Generation = generation });
+        return new GrpcRingTransport(rank, worldSize, generation, channel, link, outbox);
     }
 
-    public async ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken)
+    /// <summary>A channel for ring traffic: no message caps, large HTTP/2 windows, and buffered socket reads.</summary>
+    public static GrpcChannel CreateChannel(string address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
-        var chunk = new RingChunk
+        MaxSendMessageSize = null,
+        MaxReceiveMessageSize = null,
+        HttpHandler = new SocketsHttpHandler
         {
-            FromRank = Rank, Generation = _generation, Operation = header.Operation, Phase = header.Phase,
-            Step = header.Step, Chunk = header.Chunk, Payload = FloatBytes.Wrap(payload),
-        };
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await _link.RequestStream.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RpcException e)
-        {
-            throw new CollectiveException(
-                $"rank {Rank}: sending {header} to rank {RingPlan.Mod(Rank + 1, WorldSize)} failed: {e.Status.StatusCode} {e.Status.Detail}", e);
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
-    }
+            InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+                    return new ReadBufferedStream(new NetworkStream(socket, ownsSocket: true), ReadBufferBytes);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        },
+    });
 
-    public async ValueTask<RingMessageHeader> ReceiveAsync(Memory<float> destination, CancellationToken cancellationToken)
-    {
-        var chunk = await _inbox.NextAsync(cancellationToken).ConfigureAwait(false);
-        var header = new RingMessageHeader(chunk.Operation, chunk.Phase, chunk.Step, chunk.Chunk, FloatBytes.FloatCount(chunk.Payload));
-        if (header.Length != destination.Length)
-            throw new CollectiveException(
-                $"rank {Rank}: rank {chunk.FromRank} sent {header.Length} floats ({header}) where {destination.Length} were expected");
-        FloatBytes.CopyTo(chunk.Payload, destination.Span);
-        return header;
-    }
+    public async ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken) =>
+        await _outbox.SendAsync(RingFrame.Outgoing(Rank, _generation, header, payload), cancellationToken).ConfigureAwait(false);
 
-    public async ValueTask DisposeAsync()
+    public async ValueTask<RingMessage> ReceiveAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await _link.RequestStream.CompleteAsync().ConfigureAwait(false);
-            await _link.ResponseAsync.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            if (!await _link.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+                throw new CollectiveException($"rank {Rank}: rank {_left} closed the ring link");
         }
-        catch (Exception e) when (e is RpcException or TimeoutException or InvalidOperationException)
+        catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
         {
-            // The peer may already be gone at shutdown; nothing is left to deliver either way.
+            throw new CollectiveException($"rank {Rank}: the ring link from rank {_left} failed: {e.Status.StatusCode} {e.Status.Detail}", e);
         }
+        catch (RpcException) // cancelled by the caller, whose timeout names the silent peer
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        var frame = _link.ResponseStream.Current;
+        if (frame.FromRank != _left || frame.Generation != _generation)
+        {
+            frame.Release();
+            throw new CollectiveException(
+                $"rank {Rank}: refused a chunk from rank {frame.FromRank}, generation {frame.Generation}: the left neighbour is rank {_left}, generation {_generation}");
+        }
+        return new RingMessage(frame.Header, frame.Payload, frame.Release);
+    }
+
+    public ValueTask DisposeAsync()
+    {
         _link.Dispose();
         _channel.Dispose();
-        _sendLock.Dispose();
+        return ValueTask.CompletedTask;
     }
 }
