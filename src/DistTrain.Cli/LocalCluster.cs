@@ -43,6 +43,8 @@ public sealed class LocalCluster : IDisposable
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         psi.RedirectStandardInput = true;
+        foreach (var (key, value) in DistTrain.Collectives.Grpc.RingProcessEnvironment.Variables)
+            if (Environment.GetEnvironmentVariable(key) is null) psi.Environment[key] = value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
         _processes.Add(process);
         var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };

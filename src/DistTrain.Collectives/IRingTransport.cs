@@ -9,7 +9,10 @@ public interface IRingTransport : IAsyncDisposable
     int Rank { get; }
     int WorldSize { get; }
 
-    /// <summary>Sends one message to the right neighbour. The payload may be reused once the returned task completes.</summary>
+    /// <summary>
+    /// Sends one message to the right neighbour. Messages go out in the order of the calls, and several may be
+    /// outstanding; a payload may be reused once its task completes.
+    /// </summary>
     ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken);
 
     /// <summary>

@@ -118,13 +118,17 @@ public sealed class RingAllreduce(IRingTransport transport, RingOptions? options
         }
     }
 
+    // Every chunk of the segment is queued at once (the transport keeps call order), so the link never waits on
+    // this loop between chunks; the segment's memory is not touched until all of them are out.
     private async Task SendSegmentAsync(ReadOnlyMemory<float> segment, RingMessageHeader step, int chunkFloats, CancellationToken cancellationToken)
     {
         int chunks = RingPlan.ChunkCount(segment.Length, chunkFloats);
+        var sends = new Task[chunks];
         for (int c = 0; c < chunks; c++)
         {
             var (offset, length) = RingPlan.Chunk(segment.Length, chunkFloats, c);
-            await transport.SendAsync(step with { Chunk = c, Length = length }, segment.Slice(offset, length), cancellationToken).ConfigureAwait(false);
+            sends[c] = transport.SendAsync(step with { Chunk = c, Length = length }, segment.Slice(offset, length), cancellationToken).AsTask();
         }
+        await Task.WhenAll(sends).ConfigureAwait(false);
     }
 }

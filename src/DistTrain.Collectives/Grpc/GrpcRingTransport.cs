@@ -7,28 +7,29 @@ namespace DistTrain.Collectives.Grpc;
 
 /// <summary>
 /// A rank's ring links over gRPC. Frames for the right neighbour wait in this worker's <see cref="RingOutbox"/>,
-/// which the right neighbour pulls over its Link call; frames from the left neighbour arrive over this rank's own
-/// Link call to it, one persistent server stream per job. Message size caps are lifted on both sides: chunks are
+/// which the right neighbour pulls over its Link calls; frames from the left neighbour arrive over this rank's own
+/// Link calls to it: S persistent server streams per job, each on its own connection, read in rotation. Message size caps are lifted on both sides: chunks are
 /// 1 MiB by default but configurable, and gRPC's 4 MB default cap must never be what fails a job.
 /// </summary>
 public sealed class GrpcRingTransport : IRingTransport
 {
     private const int ReadBufferBytes = 256 * 1024;
 
-    private readonly GrpcChannel _channel;
-    private readonly AsyncServerStreamingCall<RingFrame> _link;
+    private readonly GrpcChannel[] _channels;
+    private readonly AsyncServerStreamingCall<RingFrame>[] _links;
     private readonly RingOutbox _outbox;
     private readonly long _generation;
     private readonly int _left;
+    private long _received;
 
-    private GrpcRingTransport(int rank, int worldSize, long generation, GrpcChannel channel, AsyncServerStreamingCall<RingFrame> link, RingOutbox outbox)
+    private GrpcRingTransport(int rank, int worldSize, long generation, GrpcChannel[] channels, AsyncServerStreamingCall<RingFrame>[] links, RingOutbox outbox)
     {
         Rank = rank;
         WorldSize = worldSize;
         _generation = generation;
         _left = RingPlan.Mod(rank - 1, worldSize);
-        _channel = channel;
-        _link = link;
+        _channels = channels;
+        _links = links;
         _outbox = outbox;
     }
 
@@ -36,18 +37,26 @@ public sealed class GrpcRingTransport : IRingTransport
     public int WorldSize { get; }
 
     /// <summary>
-    /// Opens <paramref name="outbox"/> to the right neighbour and calls Link on the left neighbour at
-    /// <paramref name="leftAddress"/>, whose frames this rank receives.
+    /// Parallel streams per link unless told otherwise; every rank of a ring must use the same count. One: on the
+    /// two-core loopback benchmark two or more streams were slower (BENCHMARKS.md); links with real latency may differ.
     /// </summary>
-    public static GrpcRingTransport Connect(int rank, int worldSize, long generation, string leftAddress, RingOutbox outbox)
+    public const int DefaultStreams = 1;
+
+    /// <summary>
+    /// Opens <paramref name="outbox"/> to the right neighbour and calls Link on the left neighbour at
+    /// <paramref name="leftAddress"/>, whose frames this rank receives, over <paramref name="streams"/> streams.
+    /// </summary>
+    public static GrpcRingTransport Connect(int rank, int worldSize, long generation, string leftAddress, RingOutbox outbox,
+        int streams = DefaultStreams)
     {
         if (worldSize < 1 || rank < 0 || rank >= worldSize)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {worldSize})");
-        outbox.Open(RingPlan.Mod(rank + 1, worldSize), generation);
-        var channel = CreateChannel(leftAddress);
-        var link = channel.CreateCallInvoker().AsyncServerStreamingCall(CollectiveService.LinkMethod, null, new CallOptions(),
-            new LinkRequest { Rank = rank, Generation = generation });
-        return new GrpcRingTransport(rank, worldSize, generation, channel, link, outbox);
+        ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
+        outbox.Open(RingPlan.Mod(rank + 1, worldSize), generation, streams);
+        var channels = Enumerable.Range(0, streams).Select(_ => CreateChannel(leftAddress)).ToArray();
+        var links = channels.Select((channel, i) => channel.CreateCallInvoker().AsyncServerStreamingCall(CollectiveService.LinkMethod, null,
+            new CallOptions(), new LinkRequest { Rank = rank, Generation = generation, Stream = i })).ToArray();
+        return new GrpcRingTransport(rank, worldSize, generation, channels, links, outbox);
     }
 
     /// <summary>A channel for ring traffic: no message caps, large HTTP/2 windows, and buffered socket reads.</summary>
@@ -57,7 +66,10 @@ public sealed class GrpcRingTransport : IRingTransport
         MaxReceiveMessageSize = null,
         HttpHandler = new SocketsHttpHandler
         {
-            InitialHttp2StreamWindowSize = 16 * 1024 * 1024,
+            // 4 chunks in flight. The window stays this size (the CLI turns off dynamic window sizing): grown to 16 MiB,
+            // the client buffered whole bursts in 16 KiB pool blocks beyond what ArrayPool keeps, and allocated about
+            // half of every byte it received.
+            InitialHttp2StreamWindowSize = 4 * 1024 * 1024,
             ConnectCallback = async (context, cancellationToken) =>
             {
                 var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -80,9 +92,10 @@ public sealed class GrpcRingTransport : IRingTransport
 
     public async ValueTask<RingMessage> ReceiveAsync(CancellationToken cancellationToken)
     {
+        var link = _links[_received % _links.Length];
         try
         {
-            if (!await _link.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+            if (!await link.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
                 throw new CollectiveException($"rank {Rank}: rank {_left} closed the ring link");
         }
         catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
@@ -93,7 +106,8 @@ public sealed class GrpcRingTransport : IRingTransport
         {
             throw new OperationCanceledException(cancellationToken);
         }
-        var frame = _link.ResponseStream.Current;
+        _received++;
+        var frame = link.ResponseStream.Current;
         if (frame.FromRank != _left || frame.Generation != _generation)
         {
             frame.Release();
@@ -103,10 +117,11 @@ public sealed class GrpcRingTransport : IRingTransport
         return new RingMessage(frame.Header, frame.Payload, frame.Release);
     }
 
-    public ValueTask DisposeAsync()
+    /// <summary>Lets the right neighbour receive everything sent (bounded wait), then closes this rank's link.</summary>
+    public async ValueTask DisposeAsync()
     {
-        _link.Dispose();
-        _channel.Dispose();
-        return ValueTask.CompletedTask;
+        await _outbox.CloseAsync(_generation, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        foreach (var link in _links) link.Dispose();
+        foreach (var channel in _channels) channel.Dispose();
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace DistTrain.Collectives.Grpc;
 
 /// <summary>
@@ -17,6 +19,8 @@ internal sealed class ReadBufferedStream(Stream inner, int bufferSize) : Stream
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    // Pooled state machines: this is called once per HTTP/2 frame's worth of bytes.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         if (_position == _length)

@@ -49,7 +49,9 @@ public static class RingFrameMarshaller
             writer.Advance(n);
             while (!bytes.IsEmpty)
             {
-                var span = writer.GetSpan(Math.Min(bytes.Length, 1 << 20));
+                // No size hint: a pipe asked for a 1 MiB span allocates a fresh 1 MiB segment, so the payload goes in
+                // whatever pieces the writer's pooled blocks give.
+                var span = writer.GetSpan();
                 int take = Math.Min(span.Length, bytes.Length);
                 bytes[..take].CopyTo(span);
                 writer.Advance(take);

@@ -5,8 +5,10 @@ using Grpc.Core;
 namespace DistTrain.Collectives.Grpc;
 
 /// <summary>
-/// The frames a rank sends to its right neighbour, waiting for that neighbour to pull them over its Link call. A send
-/// completes once its frame has been serialized onto the stream, so the caller may then reuse the payload memory.
+/// The frames a rank sends to its right neighbour, waiting for that neighbour to pull them over its Link calls. A
+/// link has S parallel streams: frame k goes out on stream k mod S and the receiver reads them back in the same
+/// rotation, so order is kept while S frames are on the wire at once. A send completes once its frame has been
+/// serialized onto its stream, so the caller may then reuse the payload memory.
 /// Each job opens the outbox for one receiver rank and one worker generation; a Link call from any other rank, or
 /// from an older generation, is refused, so a stale peer never reads a newer job's data. A call that arrives before
 /// this worker has opened the outbox for its generation (its assignment may come a moment later) waits for it.
@@ -15,50 +17,97 @@ namespace DistTrain.Collectives.Grpc;
 public sealed class RingOutbox(TimeSpan? joinWait = null)
 {
     private sealed record Pending(RingFrame Frame, TaskCompletionSource Written);
-    private sealed record Ring(int ToRank, long Generation, Channel<Pending> Frames);
+
+    private sealed class Ring(int toRank, long generation, int streams)
+    {
+        public int ToRank { get; } = toRank;
+        public long Generation { get; } = generation;
+        public Channel<Pending>[] Streams { get; } = Enumerable.Range(0, streams)
+            .Select(_ => Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
+        public TaskCompletionSource Drained { get; } = NewSignal();
+        public long Sent;
+        public int Serving = streams;
+
+        public void Complete(Exception? error = null)
+        {
+            foreach (var s in Streams) s.Writer.TryComplete(error);
+        }
+    }
 
     private readonly object _gate = new();
     private Ring? _ring;
     private TaskCompletionSource _opened = NewSignal();
 
-    /// <summary>Starts a job's link: frames are kept for <paramref name="toRank"/> at <paramref name="generation"/> from now on.</summary>
-    public void Open(int toRank, long generation)
+    /// <summary>
+    /// Starts a job's link: frames are kept for <paramref name="toRank"/> at <paramref name="generation"/> from now
+    /// on, spread over <paramref name="streams"/> streams.
+    /// </summary>
+    public void Open(int toRank, long generation, int streams = 1)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
         lock (_gate)
         {
-            _ring?.Frames.Writer.TryComplete(new CollectiveException($"the ring of generation {_ring.Generation} was replaced by generation {generation}"));
-            _ring = new Ring(toRank, generation, Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true }));
+            _ring?.Complete(new CollectiveException($"the ring of generation {_ring.Generation} was replaced by generation {generation}"));
+            _ring = new Ring(toRank, generation, streams);
             _opened.TrySetResult();
             _opened = NewSignal();
         }
     }
 
-    /// <summary>Queues a frame for the right neighbour and waits until it is on the wire.</summary>
+    /// <summary>Queues a frame for the right neighbour and waits until it is on the wire. Callers send one frame at a time, in order.</summary>
     public async ValueTask SendAsync(RingFrame frame, CancellationToken cancellationToken)
     {
         var ring = _ring ?? throw new InvalidOperationException("the outbox was not opened for a ring");
         var pending = new Pending(frame, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!ring.Frames.Writer.TryWrite(pending))
+        long k = ring.Sent++;
+        if (!ring.Streams[k % ring.Streams.Length].Writer.TryWrite(pending))
             throw new CollectiveException($"rank {frame.FromRank}: the link to rank {ring.ToRank} is closed");
         await pending.Written.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Serves one Link call: checks who is asking, then streams frames to it until the call ends.</summary>
+    /// <summary>
+    /// Ends the job's link: the receiver gets every frame already queued and then the end of its streams. Waits (at
+    /// most <paramref name="wait"/>) until it has them, because a sender that exits while its last frames are still
+    /// in its socket buffers would cut them off.
+    /// </summary>
+    public async Task CloseAsync(long generation, TimeSpan wait)
+    {
+        var ring = _ring;
+        if (ring is null || ring.Generation != generation) return;
+        ring.Complete();
+        try
+        {
+            await ring.Drained.Task.WaitAsync(wait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The receiver is gone or never came; its own timeout reports that.
+        }
+    }
+
+    /// <summary>Serves one Link call: checks who is asking, then streams its stream's frames to it until the call ends.</summary>
     public async Task ServeAsync(LinkRequest request, IServerStreamWriter<RingFrame> stream, CancellationToken cancellationToken)
     {
         var ring = await RingForAsync(request, joinWait ?? TimeSpan.FromSeconds(60), cancellationToken).ConfigureAwait(false);
-        await foreach (var pending in ring.Frames.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        try
         {
-            try
+            await foreach (var pending in ring.Streams[request.Stream].Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                await stream.WriteAsync(pending.Frame, cancellationToken).ConfigureAwait(false);
-                pending.Written.TrySetResult();
+                try
+                {
+                    await stream.WriteAsync(pending.Frame, cancellationToken).ConfigureAwait(false);
+                    pending.Written.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e));
+                    throw;
+                }
             }
-            catch (Exception e)
-            {
-                pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e));
-                throw;
-            }
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref ring.Serving) == 0) ring.Drained.TrySetResult();
         }
     }
 
@@ -75,6 +124,9 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
                     if (ring.Generation != request.Generation || ring.ToRank != request.Rank)
                         throw new CollectiveException(
                             $"refused a link from rank {request.Rank}, generation {request.Generation}: this worker sends to rank {ring.ToRank}, generation {ring.Generation}");
+                    if (request.Stream < 0 || request.Stream >= ring.Streams.Length)
+                        throw new CollectiveException(
+                            $"refused link stream {request.Stream} from rank {request.Rank}: this worker sends on {ring.Streams.Length} streams");
                     return ring;
                 }
                 opened = _opened.Task;
