@@ -10,7 +10,7 @@ using Grpc.Net.Client;
 namespace DistTrain.Worker;
 
 /// <summary>Where a worker listens, what it advertises, and how it behaves.</summary>
-/// <param name="Advertise">The URL peers reach this worker at; default: the bound address (fine on one machine only).</param>
+/// <param name="Advertise">The URL peers reach this worker at; default: see <see cref="AdvertisedAddress"/>.</param>
 /// <param name="Once">Exit after one job (what `disttrain local` uses), instead of waiting for the next.</param>
 public sealed record WorkerOptions(string Coordinator, string Bind = "0.0.0.0", int Port = 0, string? Advertise = null, int Threads = 1,
     bool Once = false, TimeSpan? CollectiveTimeout = null);
@@ -28,7 +28,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         var outbox = new RingOutbox(options.CollectiveTimeout);
         var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken);
         await using var _ = host;
-        string advertise = options.Advertise ?? bound.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal);
+        string advertise = options.Advertise ?? AdvertisedAddress.For(bound);
         using var channel = GrpcChannel.ForAddress(options.Coordinator, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
         var workers = new Workers.WorkersClient(channel);
         string id = (await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = advertise, Threads = options.Threads },
