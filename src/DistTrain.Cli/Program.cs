@@ -13,5 +13,7 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     ClusterCommands.WorkerCommand(),
     ClusterCommands.Submit(),
     ClusterCommands.Status(),
+    ClusterCommands.JobsCommand(),
+    ClusterCommands.Cancel(),
 };
 return CliRunner.Invoke(root, args);

@@ -10,6 +10,10 @@ namespace DistTrain.Worker;
 /// <param name="ConsistencyCheckEvery">Compare parameter hashes every this many steps (0 = never).</param>
 public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0);
 
+/// <summary>One training step on this rank: where it was, its local loss and samples, and how long it and its allreduces took.</summary>
+public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Loss, int Samples, double Seconds, double AllreduceSeconds,
+    long AllreduceBytesSent);
+
 /// <summary>One epoch's results, combined over all ranks (every rank gets the same figures).</summary>
 public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds);
 
@@ -26,8 +30,20 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     // Operation numbers for the trainer's own collectives, far from the gradient buckets' counter.
     private long _controlOperation = 1L << 40;
 
-    /// <summary>Called after every step with (epoch, step, steps per epoch, local loss).</summary>
-    public Action<int, int, int, double>? OnStep { get; init; }
+    /// <summary>Called after every step.</summary>
+    public Action<StepStats>? OnStep { get; init; }
+
+    /// <summary>
+    /// Rank 0's word on whether to stop (a cancelled job). Every <see cref="StopCheckEvery"/> steps rank 0's answer goes
+    /// to every rank in a one-float allreduce, so all ranks stop after the same step; a rank that stopped on its own
+    /// would leave its peers waiting in the ring until their timeout.
+    /// </summary>
+    public Func<bool>? StopRequested { get; init; }
+
+    public const int StopCheckEvery = 10;
+
+    /// <summary>True when training ended early because rank 0 asked to stop.</summary>
+    public bool Stopped { get; private set; }
 
     public async Task<IReadOnlyList<EpochResult>> TrainAsync(Tensor trainX, Tensor trainY, Tensor testX, Tensor testY,
         CancellationToken cancellationToken = default)
@@ -46,14 +62,22 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
             {
                 _x.GatherFrom(trainX, batches[k]);
                 _y.GatherFrom(trainY, batches[k]);
+                long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 var (loss, c, j) = await _replica.StepAsync(_x, _y, cancellationToken).ConfigureAwait(false);
                 lossSum += loss * batches[k].Length;
                 correct += c;
                 judged += j;
                 step++;
-                OnStep?.Invoke(epoch + 1, k + 1, batches.Length, loss);
+                var (allreduceSeconds, bytesSent) = _replica.LastStepAllreduce;
+                OnStep?.Invoke(new StepStats(epoch + 1, k + 1, batches.Length, loss, batches[k].Length,
+                    System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, allreduceSeconds, bytesSent));
                 if (plan.ConsistencyCheckEvery > 0 && step % plan.ConsistencyCheckEvery == 0)
                     await CheckConsistencyAsync(step, cancellationToken).ConfigureAwait(false);
+                if (StopRequested is not null && step % StopCheckEvery == 0 && await AgreeToStopAsync(rank, cancellationToken).ConfigureAwait(false))
+                {
+                    Stopped = true;
+                    return results;
+                }
             }
             double seconds = clock.Elapsed.TotalSeconds;
             int localSamples = batches.Length * (plan.GlobalBatch / n);
@@ -73,6 +97,14 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         var hashes = await ParameterHash.GatherAsync(ring, ParameterHash.Of(model.Store.Values, model.Store.State),
             _controlOperation++, cancellationToken).ConfigureAwait(false);
         ParameterHash.Verify(hashes, step);
+    }
+
+    // Rank 0's stop flag, summed over the ring: every rank gets the same answer at the same step.
+    private async Task<bool> AgreeToStopAsync(int rank, CancellationToken cancellationToken)
+    {
+        var flag = new[] { rank == 0 && StopRequested!() ? 1f : 0f };
+        await ring.AllreduceAsync(flag, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
+        return flag[0] > 0;
     }
 
     // Rank r evaluates test samples r, r + N, r + 2N, …; returns (loss·samples, samples, correct, judged).

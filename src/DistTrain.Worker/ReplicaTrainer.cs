@@ -44,6 +44,11 @@ public sealed class ReplicaTrainer
     /// <summary>Collective operations issued so far (one per bucket per step); equal on every rank.</summary>
     public long Operations => _operation;
 
+    /// <summary>The last step's time inside bucket allreduces (it overlaps backward) and the bytes this rank sent in them.</summary>
+    public (double Seconds, long BytesSent) LastStepAllreduce => (_allreduceTicks / (double)System.Diagnostics.Stopwatch.Frequency, _bytesSent);
+
+    private long _allreduceTicks, _bytesSent;
+
     /// <summary>
     /// One synchronous data-parallel step on this rank's share of a global batch; returns the local batch's loss and
     /// correct count. Each rank's loss gradient is already a mean over the global batch, and only rank 0 adds the
@@ -54,6 +59,8 @@ public sealed class ReplicaTrainer
     {
         _chain = Task.CompletedTask;
         _nextBucket = 0;
+        _allreduceTicks = 0;
+        _bytesSent = 0;
         int globalBatch = x.Batch * _ring.Transport.WorldSize;
         var result = _model.ComputeGradients(x, y, layer => LaunchReady(layer, cancellationToken), globalBatch,
             regularizerGradient: _ring.Transport.Rank == 0);
@@ -81,6 +88,10 @@ public sealed class ReplicaTrainer
     private async Task ReduceAfterAsync(Task previous, Memory<float> bucket, long operation, CancellationToken cancellationToken)
     {
         await previous.ConfigureAwait(false);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         await _ring.AllreduceAsync(bucket, operation, average: false, cancellationToken).ConfigureAwait(false);
+        _allreduceTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+        int n = _ring.Transport.WorldSize;
+        _bytesSent += (long)bucket.Length * sizeof(float) * 2 * (n - 1) / n; // a ring rank sends 2(N−1)/N of the buffer
     }
 }

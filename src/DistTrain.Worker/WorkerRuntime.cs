@@ -4,6 +4,7 @@ using DistTrain.Coordinator;
 using DistTrain.Data;
 using DistTrain.Engine.Kernels;
 using DistTrain.Protos;
+using DistTrain.Telemetry;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -62,21 +63,36 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         var ring = new RingAllreduce(transport, new RingOptions(Timeout: options.CollectiveTimeout));
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
             a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
+        var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
+        bool stopAsked = false;
         var trainer = new DistributedTrainer(model, ring, plan)
         {
-            OnStep = (epoch, step, steps, loss) =>
+            OnStep = step =>
             {
+                DistTrainMetrics.Samples.Add(step.Samples, tags);
+                DistTrainMetrics.StepDuration.Record(step.Seconds, tags);
+                DistTrainMetrics.AllreduceDuration.Record(step.AllreduceSeconds, tags);
+                DistTrainMetrics.AllreduceBytes.Add(step.AllreduceBytesSent, tags);
                 // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
                 if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
                 lastReport = clock.Elapsed;
-                var ack = workers.ReportProgress(new ProgressReport { WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = epoch, Step = step, Loss = loss });
-                if (!ack.Continue) stop.Cancel();
+                var ack = workers.ReportProgress(new ProgressReport
+                {
+                    WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss,
+                });
+                if (!ack.Continue) stopAsked = true;
             },
+            // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
+            StopRequested = () => stopAsked,
         };
-        var results = await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, stop.Token);
+        var results = await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
+        if (trainer.Stopped)
+        {
+            log($"{id}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
+            return;
+        }
         if (a.Rank != 0) return;
         for (int i = 0; i < results.Count; i++)
         {

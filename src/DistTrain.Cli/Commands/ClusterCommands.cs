@@ -16,16 +16,34 @@ public static class ClusterCommands
         Description = "The coordinator's URL", DefaultValueFactory = _ => "http://127.0.0.1:7070",
     };
 
+    /// <summary>Where the embedded storage lives unless --state-dir says otherwise.</summary>
+    private static string DefaultStateDir() => Environment.GetEnvironmentVariable("DISTTRAIN_STATE") is { Length: > 0 } dir ? dir
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "disttrain", "state");
+
+    private static Option<int?> MetricsPort() => new("--metrics-port") { Description = "Serve /metrics (Prometheus, HTTP/1.1) on this port" };
+
+    private static Option<string> MetricsBind() => new("--metrics-bind") { Description = "Address /metrics listens on", DefaultValueFactory = _ => "0.0.0.0" };
+
     public static Command Coordinator()
     {
         var bind = new Option<string>("--bind") { Description = "Address to listen on", DefaultValueFactory = _ => "0.0.0.0" };
         var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 7070 };
         var dataDir = CommonOptions.DataDir();
-        var command = new Command("coordinator", "Run a coordinator until stopped") { bind, port, dataDir };
+        var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the embedded job-state storage (default $DISTTRAIN_STATE or ~/.local/share/disttrain/state)" };
+        var storage = new Option<string>("--storage")
+        {
+            Description = "Job-state storage: file (under --state-dir), redis=HOST:PORT, or postgres=CONNECTION", DefaultValueFactory = _ => "file",
+        };
+        var metricsPort = MetricsPort();
+        var metricsBind = MetricsBind();
+        var command = new Command("coordinator", "Run a coordinator until stopped") { bind, port, dataDir, stateDir, storage, metricsPort, metricsBind };
         command.SetAction(async (p, ct) =>
         {
-            var (app, bound) = await CoordinatorHost.StartAsync(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), Terminal.Info, ct);
-            Terminal.Info($"coordinator listening on {bound}");
+            var choice = StateStorageChoice.Parse(p.GetValue(storage), Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir()));
+            await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "coordinator", ct);
+            var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice),
+                Terminal.Info, ct);
+            Terminal.Info($"coordinator listening on {bound}; job state: {choice}");
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);
@@ -48,9 +66,18 @@ public static class ClusterCommands
         var advertise = new Option<string?>("--advertise") { Description = "URL peers reach this worker at, e.g. http://10.0.0.5:7000" };
         var threads = CommonOptions.Threads();
         var once = new Option<bool>("--once") { Description = "Exit after one job" };
-        var command = new Command("worker", "Run a worker that trains the coordinator's jobs") { coordinator, bind, port, advertise, threads, once };
-        command.SetAction((p, ct) => new WorkerRuntime(new WorkerOptions(p.GetValue(coordinator)!, p.GetValue(bind)!, p.GetValue(port),
-            p.GetValue(advertise), p.GetValue(threads), p.GetValue(once)), Terminal.Info).RunAsync(ct));
+        var metricsPort = MetricsPort();
+        var metricsBind = MetricsBind();
+        var command = new Command("worker", "Run a worker that trains the coordinator's jobs")
+        {
+            coordinator, bind, port, advertise, threads, once, metricsPort, metricsBind,
+        };
+        command.SetAction(async (p, ct) =>
+        {
+            await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "worker", ct);
+            return await new WorkerRuntime(new WorkerOptions(p.GetValue(coordinator)!, p.GetValue(bind)!, p.GetValue(port),
+                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once)), Terminal.Info).RunAsync(ct);
+        });
         return command;
     }
 
@@ -77,14 +104,45 @@ public static class ClusterCommands
     {
         var coordinator = CoordinatorUrl();
         var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
-        var command = new Command("status", "Show a job") { id, coordinator };
+        var json = CommonOptions.Json();
+        var command = new Command("status", "Show a job and its per-epoch history") { id, coordinator, json };
         command.SetAction(async (p, ct) =>
         {
             using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
             var job = await new Jobs.JobsClient(channel).GetAsync(new GetJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
-            Console.Out.WriteLine($"{job.Id}  {job.Status}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  workers {job.Workers.Count}{(job.Error.Length > 0 ? "  error: " + job.Error : "")}");
-            foreach (var e in job.History)
-                Console.Out.WriteLine($"  epoch {e.Epoch}: loss {e.Loss:F4}  accuracy {e.Accuracy:F4}  test_accuracy {e.TestAccuracy:F4}  {e.SamplesPerSecond:N0} samples/s  {e.Seconds:F1}s");
+            if (p.GetValue(json)) JsonLine.Write(JobViews.Status(job));
+            else JobViews.WriteStatus(job);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command JobsCommand()
+    {
+        var coordinator = CoordinatorUrl();
+        var json = CommonOptions.Json();
+        var command = new Command("jobs", "List the coordinator's jobs, newest first") { coordinator, json };
+        command.SetAction(async (p, ct) =>
+        {
+            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            var list = await new Jobs.JobsClient(channel).ListAsync(new ListJobsRequest(), cancellationToken: ct);
+            if (p.GetValue(json)) JsonLine.Write(new System.Text.Json.Nodes.JsonArray([.. list.Jobs.Select(j => (System.Text.Json.Nodes.JsonNode)JobViews.Status(j))]));
+            else JobViews.WriteList(list.Jobs);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Cancel()
+    {
+        var coordinator = CoordinatorUrl();
+        var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
+        var command = new Command("cancel", "Cancel a pending or running job; its workers stop together after their current steps") { id, coordinator };
+        command.SetAction(async (p, ct) =>
+        {
+            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            var job = await new Jobs.JobsClient(channel).CancelAsync(new CancelJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
+            Console.Out.WriteLine($"{job.Id} {JobViews.StatusName(job.Status)}");
             return 0;
         });
         return command;

@@ -17,7 +17,12 @@ public static class LocalCommand
     {
         var job = new JobOptions();
         var dataDir = CommonOptions.DataDir();
-        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir };
+        var metricsPort = new Option<int?>("--metrics-port")
+        {
+            Description = "Serve /metrics on this port for the coordinator and on P+1+i for worker i (default: free ports)",
+        };
+        var noMetrics = new Option<bool>("--no-metrics") { Description = "Serve no /metrics endpoints (to measure their overhead)" };
+        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir, metricsPort, noMetrics };
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
@@ -26,16 +31,31 @@ public static class LocalCommand
             using var cluster = new LocalCluster();
             int port = LocalCluster.FreePort();
             string url = $"http://127.0.0.1:{port}";
-            var coordinatorArgs = new List<string> { "coordinator", "--bind", "127.0.0.1", "--port", port.ToString() };
+            // The run's job record lives with its logs, apart from any long-running coordinator's state.
+            var coordinatorArgs = new List<string>
+            {
+                "coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", Path.Combine(cluster.LogDirectory, "state"),
+            };
             if (p.GetValue(dataDir) is { } dir) coordinatorArgs.AddRange(["--data-dir", Path.GetFullPath(dir)]);
+            var metricsPorts = p.GetValue(noMetrics) ? null
+                : p.GetValue(metricsPort) is { } first ? Enumerable.Range(first, spec.Workers + 1).ToArray()
+                : Enumerable.Range(0, spec.Workers + 1).Select(_ => LocalCluster.FreePort()).ToArray();
+            if (metricsPorts is not null) coordinatorArgs.AddRange(["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[0].ToString()]);
             cluster.Start("coordinator", [.. coordinatorArgs]);
             using var channel = GrpcChannel.ForAddress(url);
             var jobs = new Jobs.JobsClient(channel);
             await WaitUntilServingAsync(jobs, cluster, ct);
             for (int r = 0; r < spec.Workers; r++)
-                cluster.Start($"worker-{r}", "worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0",
-                    "--threads", spec.ThreadsPerWorker.ToString(), "--once");
+            {
+                string[] metrics = metricsPorts is null ? [] : ["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[r + 1].ToString()];
+                cluster.Start($"worker-{r}", ["worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0",
+                    "--threads", spec.ThreadsPerWorker.ToString(), "--once", .. metrics]);
+            }
             Terminal.Info($"coordinator {url} and {spec.Workers} workers (pids {string.Join(", ", cluster.ProcessIds)}); logs in {cluster.LogDirectory}");
+            var metricsUrls = metricsPorts?.Select(m => $"http://127.0.0.1:{m}/metrics").ToList();
+            if (metricsUrls is not null)
+                Terminal.Info($"metrics: coordinator {metricsUrls[0]}; " +
+                    string.Join(", ", metricsUrls.Skip(1).Select((u, i) => $"worker {i} {u}")));
             Job submitted;
             try
             {
@@ -47,7 +67,7 @@ public static class LocalCommand
                 return 1;
             }
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
-            int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
+            int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds, metricsUrls);
             if (code != 0) Console.Error.WriteLine($"disttrain: the processes' logs are in {cluster.LogDirectory}");
             return code;
         });

@@ -39,7 +39,7 @@ public static class JobWatcher
     }
 
     /// <summary>The final line, and with --json the train fields plus "job" and "workers".</summary>
-    public static int Report(Job job, bool json, double seconds)
+    public static int Report(Job job, bool json, double seconds, IReadOnlyList<string>? metricsUrls = null)
     {
         if (job.Status != JobStatus.Completed)
         {
@@ -56,6 +56,7 @@ public static class JobWatcher
                 job.TrainSamples, job.TestSamples, final.TestAccuracy, final.TestLoss, rate, seconds);
             result["workers"] = job.Workers.Count;
             result["job"] = job.Id;
+            if (metricsUrls is not null) result["metrics_urls"] = new System.Text.Json.Nodes.JsonArray([.. metricsUrls.Select(u => (System.Text.Json.Nodes.JsonNode?)u)]);
             JsonLine.Write(result);
         }
         return 0;

@@ -5,7 +5,7 @@ namespace DistTrain.Cli.Output;
 /// <summary>The --json result: one JSON object, the last line on stdout.</summary>
 public static class JsonLine
 {
-    public static void Write(JsonObject o) => Console.Out.WriteLine(o.ToJsonString());
+    public static void Write(JsonNode o) => Console.Out.WriteLine(o.ToJsonString());
 
     /// <summary>The result line train, evaluate, local and submit share.</summary>
     public static JsonObject TrainResult(string dataset, string model, int epochs, int trainSamples, int testSamples,

@@ -1,3 +1,4 @@
+using DistTrain.State;
 using Grpc.Core;
 
 namespace DistTrain.Coordinator.Services;
@@ -5,11 +6,11 @@ namespace DistTrain.Coordinator.Services;
 /// <summary>Maps the registry's exceptions onto gRPC status codes, keeping their messages.</summary>
 internal static class Errors
 {
-    public static Task<T> Map<T>(Func<T> call)
+    public static async Task<T> Map<T>(Func<Task<T>> call)
     {
         try
         {
-            return Task.FromResult(call());
+            return await call();
         }
         catch (KeyNotFoundException e)
         {
@@ -19,7 +20,7 @@ internal static class Errors
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
-        catch (InvalidOperationException e)
+        catch (Exception e) when (e is InvalidOperationException or InvalidJobChangeException)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }

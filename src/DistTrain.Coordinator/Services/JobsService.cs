@@ -3,18 +3,18 @@ using Grpc.Core;
 
 namespace DistTrain.Coordinator.Services;
 
-/// <summary>The Jobs API over <see cref="JobRegistry"/>.</summary>
+/// <summary>The Jobs API over <see cref="JobRegistry"/>, which reads and writes the job grains.</summary>
 public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
 {
-    public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Submit(request.Spec));
-    public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Get(request.Id));
-    public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.Cancel(request.Id));
+    public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(() => registry.SubmitAsync(request.Spec));
+    public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.GetAsync(request.Id));
+    public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.CancelAsync(request.Id));
 
-    public override Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context)
+    public override async Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context)
     {
         var response = new ListJobsResponse();
-        response.Jobs.AddRange(registry.List());
-        return Task.FromResult(response);
+        response.Jobs.AddRange(await registry.ListAsync());
+        return response;
     }
 
     public override async Task Watch(GetJobRequest request, IServerStreamWriter<Job> responseStream, ServerCallContext context)
@@ -22,7 +22,7 @@ public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
         while (!context.CancellationToken.IsCancellationRequested)
         {
             var changed = registry.ChangedAsync(context.CancellationToken);
-            var job = await Errors.Map(() => registry.Get(request.Id));
+            var job = await Errors.Map(() => registry.GetAsync(request.Id));
             await responseStream.WriteAsync(job, context.CancellationToken);
             if (JobRegistry.IsTerminal(job.Status)) return;
             // Progress arrives every step; a watcher needs at most a few updates a second.

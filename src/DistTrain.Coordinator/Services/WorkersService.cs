@@ -7,23 +7,14 @@ namespace DistTrain.Coordinator.Services;
 public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context) =>
-        Errors.Map(() => new RegisterResponse { WorkerId = registry.Register(request.AdvertisedAddress, request.Threads) });
+        Errors.Map(async () => new RegisterResponse { WorkerId = await registry.RegisterAsync(request.AdvertisedAddress, request.Threads) });
 
     public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
-        Errors.Map(() => new HeartbeatResponse { Continue = registry.Heartbeat(request.WorkerId) });
+        Errors.Map(async () => new HeartbeatResponse { Continue = await registry.HeartbeatAsync(request.WorkerId) });
 
-    public override async Task<Assignment> GetAssignment(GetAssignmentRequest request, ServerCallContext context)
-    {
-        try
-        {
-            return await registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken);
-        }
-        catch (KeyNotFoundException e)
-        {
-            throw new RpcException(new Status(StatusCode.NotFound, e.Message));
-        }
-    }
+    public override Task<Assignment> GetAssignment(GetAssignmentRequest request, ServerCallContext context) =>
+        Errors.Map(() => registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken));
 
     public override Task<ProgressAck> ReportProgress(ProgressReport request, ServerCallContext context) =>
-        Errors.Map(() => new ProgressAck { Continue = registry.Report(request) });
+        Errors.Map(async () => new ProgressAck { Continue = await registry.ReportAsync(request) });
 }

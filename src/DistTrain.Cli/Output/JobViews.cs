@@ -1,0 +1,52 @@
+using System.Text.Json.Nodes;
+using DistTrain.Protos;
+using Spectre.Console;
+
+namespace DistTrain.Cli.Output;
+
+/// <summary>How `status` and `jobs` show a job: a table for people, one JSON object for scripts.</summary>
+public static class JobViews
+{
+    public static string StatusName(JobStatus s) => s.ToString().ToLowerInvariant();
+
+    /// <summary>{"job","status","epoch","step","workers","history":[{"epoch","loss","accuracy","samples_per_second","seconds"}],"error"}</summary>
+    public static JsonObject Status(Job job) => new()
+    {
+        ["job"] = job.Id,
+        ["status"] = StatusName(job.Status),
+        ["epoch"] = job.Epoch,
+        ["step"] = job.Step,
+        ["workers"] = job.Workers.Count,
+        ["history"] = new JsonArray([.. job.History.Select(e => (JsonNode)new JsonObject
+        {
+            ["epoch"] = e.Epoch, ["loss"] = Math.Round(e.Loss, 6), ["accuracy"] = Math.Round(e.Accuracy, 6),
+            ["test_loss"] = Math.Round(e.TestLoss, 6), ["test_accuracy"] = Math.Round(e.TestAccuracy, 6),
+            ["samples_per_second"] = Math.Round(e.SamplesPerSecond, 1), ["seconds"] = Math.Round(e.Seconds, 3),
+        })]),
+        ["error"] = job.Error.Length > 0 ? job.Error : null,
+    };
+
+    public static void WriteStatus(Job job)
+    {
+        var console = AnsiConsole.Console;
+        console.MarkupLine($"[bold]{job.Id}[/]  {StatusName(job.Status)}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  " +
+            $"workers {job.Workers.Count}  {Markup.Escape(job.Spec.Dataset)} / {Markup.Escape(Describe(job.Spec.Model))}");
+        if (job.Error.Length > 0) console.MarkupLine($"[red]error:[/] {Markup.Escape(job.Error)}");
+        if (job.History.Count == 0) return;
+        var table = new Table().AddColumns("epoch", "loss", "accuracy", "test loss", "test accuracy", "samples/s", "seconds");
+        foreach (var e in job.History)
+            table.AddRow($"{e.Epoch}", $"{e.Loss:F4}", $"{e.Accuracy:F4}", $"{e.TestLoss:F4}", $"{e.TestAccuracy:F4}", $"{e.SamplesPerSecond:N0}", $"{e.Seconds:F1}");
+        console.Write(table);
+    }
+
+    public static void WriteList(IEnumerable<Job> jobs)
+    {
+        var table = new Table().AddColumns("job", "status", "dataset", "model", "workers", "epoch", "test accuracy", "error");
+        foreach (var j in jobs)
+            table.AddRow(j.Id, StatusName(j.Status), Markup.Escape(j.Spec.Dataset), Markup.Escape(Describe(j.Spec.Model)), $"{j.Spec.Workers}",
+                $"{j.Epoch}/{j.Spec.Epochs}", j.History.Count > 0 ? $"{j.History[^1].TestAccuracy:F4}" : "", Markup.Escape(j.Error));
+        AnsiConsole.Console.Write(table);
+    }
+
+    private static string Describe(string model) => model.TrimStart().StartsWith('{') ? "spec" : model;
+}

@@ -1,0 +1,69 @@
+using System.Collections.Immutable;
+
+namespace DistTrain.State;
+
+/// <summary>Everything that can happen to a job; <see cref="JobTransitions"/> says which changes each phase accepts.</summary>
+[GenerateSerializer, Immutable]
+public abstract record JobChange
+{
+    /// <summary>A short name for error messages.</summary>
+    public abstract string Name { get; }
+}
+
+/// <summary>The job is accepted: it exists from now on, Pending.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobSubmitted([property: Id(0)] string Spec, [property: Id(1)] int StepsPerEpoch, [property: Id(2)] int TrainSamples,
+    [property: Id(3)] int TestSamples) : JobChange
+{
+    public override string Name => "submit";
+}
+
+/// <summary>Enough workers joined: Pending → Running with this worker set (addresses in rank order).</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobStarted([property: Id(0)] ImmutableList<string> Workers, [property: Id(1)] long Generation) : JobChange
+{
+    public override string Name => "start";
+}
+
+/// <summary>Rank 0's latest step and figures.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobProgressed([property: Id(0)] int Epoch, [property: Id(1)] int Step, [property: Id(2)] double Loss,
+    [property: Id(3)] double Accuracy, [property: Id(4)] double SamplesPerSecond) : JobChange
+{
+    public override string Name => "progress";
+}
+
+/// <summary>An epoch ended and was evaluated.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobEpochEnded([property: Id(0)] EpochRecord Epoch) : JobChange
+{
+    public override string Name => "epoch end";
+}
+
+/// <summary>A checkpoint of the model was written at this reference.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobCheckpointed([property: Id(0)] string Reference) : JobChange
+{
+    public override string Name => "checkpoint";
+}
+
+/// <summary>The last epoch ended: Running → Completed.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobCompleted : JobChange
+{
+    public override string Name => "complete";
+}
+
+/// <summary>The job cannot go on: it fails with this reason.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobFailed([property: Id(0)] string Reason) : JobChange
+{
+    public override string Name => "fail";
+}
+
+/// <summary>Someone cancelled the job.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobCancelled([property: Id(0)] string Reason) : JobChange
+{
+    public override string Name => "cancel";
+}

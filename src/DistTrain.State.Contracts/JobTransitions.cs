@@ -1,0 +1,58 @@
+using System.Collections.Immutable;
+
+namespace DistTrain.State;
+
+/// <summary>
+/// The one place a job's record changes. Allowed:
+/// <code>
+///   (none)   ── submit ──► Pending
+///   Pending  ── start ───► Running          Pending ── fail / cancel ──► Failed / Cancelled
+///   Running  ── progress, epoch end, checkpoint ──► Running
+///   Running  ── complete ──► Completed      Running ── fail / cancel ──► Failed / Cancelled
+///   Completed ── checkpoint ──► Completed   (the final model is written after the last epoch)
+/// </code>
+/// Anything else is refused with an <see cref="InvalidJobChangeException"/> that names the job, its phase and the change.
+/// </summary>
+public static class JobTransitions
+{
+    public static JobRecord Apply(string jobId, JobRecord? job, JobChange change, DateTime nowUtc)
+    {
+        if (job is null)
+            return change is JobSubmitted s
+                ? new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
+                    [], [], 0, null, nowUtc, nowUtc)
+                : throw new InvalidJobChangeException($"{jobId} does not exist; it cannot {change.Name}");
+        var next = (job.Phase, change) switch
+        {
+            (JobPhase.Pending, JobStarted s) => job with { Phase = JobPhase.Running, Workers = s.Workers, Generation = s.Generation },
+            (JobPhase.Running, JobProgressed p) => job with
+            {
+                Epoch = p.Epoch, Step = p.Step, Loss = p.Loss, Accuracy = p.Accuracy, SamplesPerSecond = p.SamplesPerSecond,
+            },
+            (JobPhase.Running, JobEpochEnded e) => job with
+            {
+                Epoch = e.Epoch.Epoch, Loss = e.Epoch.Loss, Accuracy = e.Epoch.Accuracy, SamplesPerSecond = e.Epoch.SamplesPerSecond,
+                History = job.History.Add(e.Epoch),
+            },
+            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => job with { Checkpoint = c.Reference },
+            (JobPhase.Running, JobCompleted) => job with { Phase = JobPhase.Completed },
+            (JobPhase.Pending or JobPhase.Running, JobFailed f) => job with { Phase = JobPhase.Failed, Error = f.Reason },
+            (JobPhase.Pending or JobPhase.Running, JobCancelled c) => job with { Phase = JobPhase.Cancelled, Error = c.Reason },
+            (_, JobSubmitted) => throw new InvalidJobChangeException($"{jobId} already exists ({job.Phase}); it cannot be submitted again"),
+            _ => throw new InvalidJobChangeException(
+                $"{jobId} is {job.Phase}{(job.IsFinal ? " (final)" : "")}; it cannot {change.Name}"),
+        };
+        return next with { UpdatedUtc = nowUtc };
+    }
+}
+
+/// <summary>A change that the job's phase does not allow; the record is left as it was.</summary>
+[GenerateSerializer]
+public sealed class InvalidJobChangeException : Exception
+{
+    public InvalidJobChangeException() { }
+
+    public InvalidJobChangeException(string message) : base(message) { }
+
+    public InvalidJobChangeException(string message, Exception inner) : base(message, inner) { }
+}

@@ -1,0 +1,53 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace DistTrain.Telemetry;
+
+/// <summary>
+/// Every DistTrain metric, on one <see cref="Meter"/> named "DistTrain". Prometheus shows the names with dots as
+/// underscores, the unit appended, and counters ending in _total (disttrain.samples → disttrain_samples_total).
+/// Labels stay low-cardinality: job, rank and split, never a step or a sample.
+/// <list type="bullet">
+/// <item>Workers: samples, step duration, allreduce duration, allreduce bytes (labels job, rank).</item>
+/// <item>Coordinator: loss and accuracy (job, split = train|test), epoch, world size (job), worker failures (job).</item>
+/// </list>
+/// </summary>
+public static class DistTrainMetrics
+{
+    public const string MeterName = "DistTrain";
+
+    private static readonly Meter Meter = new(MeterName, "1.0");
+
+    // Step times on these models run from about a millisecond (an MLP step) to a few seconds (a large LSTM batch).
+    private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+
+    public static readonly Counter<long> Samples = Meter.CreateCounter<long>("disttrain.samples", description: "Training samples processed by a rank");
+
+    public static readonly Histogram<double> StepDuration = Meter.CreateHistogram("disttrain.step.duration", unit: "s",
+        description: "Wall time of one training step on a rank (forward, backward, allreduce, optimizer)",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+
+    public static readonly Histogram<double> AllreduceDuration = Meter.CreateHistogram("disttrain.allreduce.duration", unit: "s",
+        description: "Time a step spent in gradient allreduces (overlapping backward)",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+
+    public static readonly Counter<long> AllreduceBytes = Meter.CreateCounter<long>("disttrain.allreduce.bytes",
+        description: "Bytes a rank sent in gradient allreduces (2(N-1)/N of each buffer), so bytes/seconds is bus bandwidth");
+
+    public static readonly Gauge<double> Loss = Meter.CreateGauge<double>("disttrain.loss", description: "Latest loss of a job, by split");
+
+    public static readonly Gauge<double> Accuracy = Meter.CreateGauge<double>("disttrain.accuracy", description: "Latest accuracy of a job, by split");
+
+    public static readonly Gauge<int> Epoch = Meter.CreateGauge<int>("disttrain.epoch", description: "The epoch a job is in (from 1)");
+
+    public static readonly Gauge<int> WorldSize = Meter.CreateGauge<int>("disttrain.world_size", description: "Workers training a job");
+
+    public static readonly Counter<long> WorkerFailures = Meter.CreateCounter<long>("disttrain.worker.failures",
+        description: "Worker failures that ended a job");
+
+    public static TagList JobRank(string job, int rank) => new() { { "job", job }, { "rank", rank } };
+
+    public static TagList JobSplit(string job, string split) => new() { { "job", job }, { "split", split } };
+
+    public static TagList Job(string job) => new() { { "job", job } };
+}

@@ -1,0 +1,45 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+
+namespace DistTrain.Telemetry;
+
+/// <summary>
+/// Serves a process's metrics at /metrics: the DistTrain meter plus the runtime's own (GC, JIT, thread pool, process
+/// CPU and memory), exported by the OpenTelemetry SDK's Prometheus exporter on a plain HTTP/1.1 endpoint, apart from
+/// the process's gRPC endpoint (which is HTTP/2 only).
+/// </summary>
+public static class MetricsHost
+{
+    /// <summary>Starts the endpoint; returns it and its /metrics URL (with the real port when 0 was asked).</summary>
+    public static async Task<(WebApplication App, string Url)> StartAsync(string bindAddress, int port, CancellationToken cancellationToken = default)
+    {
+        if (!IPAddress.TryParse(bindAddress, out var ip)) throw new ArgumentException($"metrics bind address '{bindAddress}' is not an IP address");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(DistTrainMetrics.MeterName)
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+        builder.WebHost.ConfigureKestrel(k => k.Listen(ip, port, l => l.Protocols = HttpProtocols.Http1));
+        var app = builder.Build();
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new IOException($"cannot serve metrics on {bindAddress}:{port}: {e.Message}", e);
+        }
+        var bound = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First());
+        string host = ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bound.Host;
+        return (app, $"http://{host}:{bound.Port}/metrics");
+    }
+}
