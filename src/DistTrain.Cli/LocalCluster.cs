@@ -90,6 +90,20 @@ public sealed class LocalCluster : IDisposable
     public (Process Process, int ExitCode)? Exited() =>
         _processes.Where(p => p.HasExited && p.ExitCode != 0).Select(p => ((Process, int)?)(p, p.ExitCode)).FirstOrDefault();
 
+    /// <summary>
+    /// Gives <paramref name="children"/> up to <paramref name="timeout"/> to exit on their own (workers leave once their
+    /// job has ended); whatever is still running is killed by <see cref="Dispose"/>.
+    /// </summary>
+    public static void WaitForExit(IEnumerable<Process> children, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        foreach (var p in children)
+        {
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero || !p.WaitForExit(left)) return;
+        }
+    }
+
     public void Dispose()
     {
         foreach (var p in _processes)

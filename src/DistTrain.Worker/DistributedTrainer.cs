@@ -33,6 +33,9 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     /// <summary>Called after every step.</summary>
     public Action<StepStats>? OnStep { get; init; }
 
+    /// <summary>Called on every rank after each epoch, with the figures combined over all ranks.</summary>
+    public Action<EpochResult>? OnEpoch { get; init; }
+
     /// <summary>
     /// Rank 0's word on whether to stop (a cancelled job). Every <see cref="StopCheckEvery"/> steps rank 0's answer goes
     /// to every rank in a one-float allreduce, so all ranks stop after the same step; a rank that stopped on its own
@@ -87,6 +90,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
             await ring.AllreduceAsync(sums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
             results.Add(new EpochResult(epoch + 1, sums[0] / sums[1], sums[2] / Math.Max(1, sums[3]), sums[4] / Math.Max(1, sums[5]),
                 sums[6] / Math.Max(1, sums[7]), sums[1] / seconds, seconds));
+            OnEpoch?.Invoke(results[^1]);
         }
         return results;
     }

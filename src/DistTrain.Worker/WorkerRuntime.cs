@@ -84,25 +84,26 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 });
                 if (!ack.Continue) stopAsked = true;
             },
+            // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one finishes the job.
+            OnEpoch = e =>
+            {
+                if (a.Rank != 0) return;
+                var ack = workers.ReportProgress(new ProgressReport
+                {
+                    WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
+                    SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
+                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs,
+                });
+                if (!ack.Continue) stopAsked = true;
+            },
             // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
             StopRequested = () => stopAsked,
         };
-        var results = await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
+        await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
         if (trainer.Stopped)
         {
             log($"{id}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
             return;
-        }
-        if (a.Rank != 0) return;
-        for (int i = 0; i < results.Count; i++)
-        {
-            var e = results[i];
-            await workers.ReportProgressAsync(new ProgressReport
-            {
-                WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
-                SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-                EpochSeconds = e.Seconds, Finished = i == results.Count - 1,
-            }, cancellationToken: cancellationToken);
         }
     }
 

@@ -45,11 +45,12 @@ public static class LocalCommand
             using var channel = GrpcChannel.ForAddress(url);
             var jobs = new Jobs.JobsClient(channel);
             await WaitUntilServingAsync(jobs, cluster, ct);
+            var workerProcesses = new List<Process>();
             for (int r = 0; r < spec.Workers; r++)
             {
                 string[] metrics = metricsPorts is null ? [] : ["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[r + 1].ToString()];
-                cluster.Start($"worker-{r}", ["worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0",
-                    "--threads", spec.ThreadsPerWorker.ToString(), "--once", .. metrics]);
+                workerProcesses.Add(cluster.Start($"worker-{r}", ["worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0",
+                    "--threads", spec.ThreadsPerWorker.ToString(), "--once", .. metrics]));
             }
             Terminal.Info($"coordinator {url} and {spec.Workers} workers (pids {string.Join(", ", cluster.ProcessIds)}); logs in {cluster.LogDirectory}");
             var metricsUrls = metricsPorts?.Select(m => $"http://127.0.0.1:{m}/metrics").ToList();
@@ -67,6 +68,9 @@ public static class LocalCommand
                 return 1;
             }
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
+            // The workers leave by themselves once the job has ended (a cancelled job's ranks stop together within a few
+            // steps); the coordinator must outlive them so that their last reports land.
+            LocalCluster.WaitForExit(workerProcesses, TimeSpan.FromSeconds(30));
             int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds, metricsUrls);
             if (code != 0) Console.Error.WriteLine($"disttrain: the processes' logs are in {cluster.LogDirectory}");
             return code;

@@ -1,0 +1,57 @@
+using System.Text.Json;
+
+namespace DistTrain.Cli.Tests;
+
+/// <summary>
+/// Real processes: a coordinator and a worker run a job to completion; the coordinator is killed and started again on
+/// the same state directory, and `disttrain status` and `disttrain jobs` still show the finished job and its history.
+/// </summary>
+public class CoordinatorRestartTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dt-restart-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void A_finished_job_survives_a_coordinator_kill_and_restart()
+    {
+        SyntheticDigits.Write(_dir);
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        int port = BackgroundProcess.FreePort();
+        string url = $"http://127.0.0.1:{port}", state = Path.Combine(_dir, "state");
+        string[] coordinatorArgs = ["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", state, "--data-dir", _dir];
+
+        using (var coordinator = BackgroundProcess.Disttrain(coordinatorArgs, env))
+        {
+            coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            using var worker = BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1", "--once"], env);
+            var submit = CliProcess.Run(["submit", "--coordinator", url, "--workers", "1", "--dataset", "mnist", "--model", "mnist-mlp",
+                "--epochs", "2", "--batch-size", "32", "--json"], env, timeoutSeconds: 120);
+            Assert.True(submit.ExitCode == 0, submit.Stderr + coordinator.Output + worker.Output);
+            coordinator.Kill(); // no graceful shutdown: the state must already be on disk
+        }
+
+        using var restarted = BackgroundProcess.Disttrain(coordinatorArgs, env);
+        restarted.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        var status = CliProcess.Run(["status", "job-1", "--coordinator", url, "--json"], timeoutSeconds: 60);
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        using var j = JsonDocument.Parse(status.LastLine);
+        Assert.Equal("job-1", j.RootElement.GetProperty("job").GetString());
+        Assert.Equal("completed", j.RootElement.GetProperty("status").GetString());
+        Assert.Equal(1, j.RootElement.GetProperty("workers").GetInt32());
+        var history = j.RootElement.GetProperty("history").EnumerateArray().ToList();
+        Assert.Equal([1, 2], history.Select(e => e.GetProperty("epoch").GetInt32()));
+        Assert.All(history, e => Assert.True(e.GetProperty("accuracy").GetDouble() > 0 && e.GetProperty("seconds").GetDouble() > 0));
+        Assert.Equal(JsonValueKind.Null, j.RootElement.GetProperty("error").ValueKind);
+
+        var table = CliProcess.Run(["status", "job-1", "--coordinator", url], timeoutSeconds: 60);
+        Assert.Contains("test accuracy", table.Stdout);
+        var jobs = CliProcess.Run(["jobs", "--coordinator", url, "--json"], timeoutSeconds: 60);
+        Assert.Contains("\"job\":\"job-1\"", jobs.LastLine);
+
+        // Cancelling a finished job is refused, naming its status.
+        var refused = CliProcess.Run(["cancel", "job-1", "--coordinator", url], timeoutSeconds: 60);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("job-1 is Completed (final); it cannot cancel", refused.Stderr);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace DistTrain.Cli.Tests;
+
+/// <summary>
+/// A real Prometheus server (Debian's package, which .ci/run installs) with deploy/prometheus/prometheus.yml, scraping
+/// a real `disttrain local --metrics-port 9464` run: every rank's throughput is positive and every query of the
+/// Grafana dashboard returns data. The run is then cancelled, which must stop its workers cleanly.
+/// </summary>
+public class PrometheusTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dt-prom-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Promtool_accepts_the_configuration()
+    {
+        string promtool = BackgroundProcess.Program("promtool", ".ci/run installs Debian's prometheus package");
+        using var check = BackgroundProcess.Start(promtool, ["check", "config", Path.Combine(BackgroundProcess.RepositoryRoot(), "deploy/prometheus/prometheus.yml")]);
+        check.WaitForExit(TimeSpan.FromSeconds(60));
+        Assert.True(check.ExitCode == 0, check.Output);
+        Assert.Contains("SUCCESS", check.Output);
+    }
+
+    [Fact]
+    public async Task Prometheus_sees_every_rank_and_every_dashboard_query_then_a_cancel_stops_the_run()
+    {
+        string prometheus = BackgroundProcess.Program("prometheus", ".ci/run installs Debian's prometheus package");
+        string root = BackgroundProcess.RepositoryRoot();
+        SyntheticDigits.Write(_dir, 1200, 200);
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        using var run = BackgroundProcess.Disttrain(["local", "--workers", "2", "--dataset", "mnist", "--model", "mnist-cnn", "--epochs", "500",
+            "--batch-size", "32", "--data-dir", _dir, "--metrics-port", "9464", "--json"], env);
+        int webPort = BackgroundProcess.FreePort();
+        using var server = BackgroundProcess.Start(prometheus, [
+            $"--config.file={Path.Combine(root, "deploy/prometheus/prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(_dir, "tsdb")}",
+            $"--web.listen-address=127.0.0.1:{webPort}",
+        ]);
+        string coordinator = Regex.Match(run.WaitForLine(l => l.StartsWith("coordinator http://", StringComparison.Ordinal), TimeSpan.FromSeconds(60)),
+            @"coordinator (http://\S+)").Groups[1].Value;
+        run.WaitForLine(l => l.StartsWith("metrics: coordinator http://127.0.0.1:9464/metrics", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{webPort}") };
+        var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "deploy/grafana/dashboards/disttrain.json")));
+        var queries = dashboard.RootElement.GetProperty("panels").EnumerateArray()
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!)).ToList();
+        Assert.True(queries.Count >= 10, "the dashboard lost its panels");
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(150);
+        List<string> missing = [];
+        Dictionary<string, double> rates = [];
+        while (DateTime.UtcNow < deadline)
+        {
+            Assert.False(run.HasExited, $"the run ended before Prometheus saw everything:\n{run.Output}");
+            rates = (await QueryAsync(http, "rate(disttrain_samples_total[30s])")).ToDictionary(r => r.Labels.GetValueOrDefault("rank", "?"), r => r.Value);
+            missing = [];
+            foreach (var q in queries)
+                if ((await QueryAsync(http, q)).Count == 0) missing.Add(q);
+            if (missing.Count == 0 && rates.Count == 2 && rates.Values.All(v => v > 0)) break;
+            await Task.Delay(2000);
+        }
+        Assert.True(rates.Count == 2 && rates.Values.All(v => v > 0), $"samples rate per rank: {string.Join(", ", rates)}");
+        Assert.True(missing.Count == 0, "dashboard queries without data: " + string.Join(" | ", missing));
+
+        // Cancel through the CLI: every rank stops after the same step, and `local` reports the cancellation and ends its processes.
+        var cancel = CliProcess.Run(["cancel", "job-1", "--coordinator", coordinator], timeoutSeconds: 60);
+        Assert.True(cancel.ExitCode == 0, cancel.Stderr);
+        Assert.Contains("job-1 cancelled", cancel.Stdout);
+        run.WaitForExit(TimeSpan.FromSeconds(90));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("job-1 cancelled: cancelled by request", run.Output);
+        var pids = Regex.Match(run.Output, @"pids ([0-9, ]+)\)").Groups[1].Value.Split(", ").Select(int.Parse).ToArray();
+        Assert.All(pids, pid => Assert.False(BackgroundProcess.Alive(pid), $"process {pid} was left running"));
+        string workerLog = File.ReadAllText(Path.Combine(Regex.Match(run.Output, @"logs in (\S+)").Groups[1].Value, "worker-0.log"));
+        Assert.Contains("all ranks stopped together", workerLog);
+    }
+
+    private sealed record Sample(Dictionary<string, string> Labels, double Value);
+
+    private static async Task<List<Sample>> QueryAsync(HttpClient http, string query)
+    {
+        var doc = await http.GetFromJsonAsync<JsonElement>($"/api/v1/query?query={Uri.EscapeDataString(query)}");
+        Assert.Equal("success", doc.GetProperty("status").GetString());
+        return doc.GetProperty("data").GetProperty("result").EnumerateArray()
+            .Select(r => new Sample(r.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!),
+                double.Parse(r.GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture)))
+            .Where(s => !double.IsNaN(s.Value))
+            .ToList();
+    }
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using DistTrain.State;
+
+namespace DistTrain.Coordinator.Tests;
+
+/// <summary>
+/// The silo on Orleans' Redis provider against a real redis-server (which .ci/run installs), started on a free port
+/// for this test and killed by PID afterwards: state written by one silo is read back by the next.
+/// </summary>
+public sealed class RedisStorageTests : IAsyncLifetime
+{
+    private Process? _redis;
+    private int _port;
+
+    public async Task InitializeAsync()
+    {
+        string server = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("redis-server is not installed; .ci/run installs Debian's redis-server package");
+        var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        _port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        _redis = Process.Start(new ProcessStartInfo(server,
+            ["--port", _port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        _redis.BeginOutputReadLine();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var c = new TcpClient();
+                await c.ConnectAsync("127.0.0.1", _port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !_redis.HasExited)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        if (_redis is { HasExited: false }) _redis.Kill();
+        _redis?.WaitForExit();
+        _redis?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Job_state_in_redis_survives_a_silo_restart_and_refuses_illegal_changes()
+    {
+        var storage = StateStorageChoice.Parse($"redis=127.0.0.1:{_port}", "/unused");
+        Assert.Equal("redis", storage.Kind);
+        string id;
+        await using (var silo = await Silo.StartAsync(storage))
+        {
+            var registry = new JobRegistry(silo.Grains, _ => new PreparedDataset("d", "/none", 1000, 200, [28, 28, 1]));
+            var job = await registry.SubmitAsync(new Protos.JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 1, GlobalBatchSize = 100, Workers = 1 });
+            id = job.Id;
+            var grain = silo.Grains.GetGrain<IJobGrain>(id);
+            await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 1));
+            await grain.Update(new JobEpochEnded(new EpochRecord(1, 0.4, 0.88, 0.35, 0.9, 1000, 2)));
+            await grain.Update(new JobCompleted());
+        }
+        await using (var silo = await Silo.StartAsync(storage))
+        {
+            var record = await silo.Grains.GetGrain<IJobGrain>(id).Get();
+            Assert.NotNull(record);
+            Assert.Equal(JobPhase.Completed, record.Phase);
+            Assert.Equal(0.9, Assert.Single(record.History).TestAccuracy);
+            var e = await Assert.ThrowsAsync<InvalidJobChangeException>(() => silo.Grains.GetGrain<IJobGrain>(id).Update(new JobCancelled("late")));
+            Assert.Contains("is Completed (final); it cannot cancel", e.Message);
+            Assert.Contains(id, await silo.Grains.GetGrain<IJobIndexGrain>("coordinator").Jobs());
+        }
+    }
+
+    [Theory]
+    [InlineData("redis", "needs a HOST:PORT")]
+    [InlineData("mongo=db:27017", "is not one of: file, redis=HOST:PORT, postgres=CONNECTION")]
+    [InlineData("postgres=", "needs a connection string")]
+    public void A_bad_storage_option_names_what_is_wrong(string value, string expected)
+    {
+        Assert.Contains(expected, Assert.Throws<ArgumentException>(() => StateStorageChoice.Parse(value, "/state")).Message);
+    }
+}
