@@ -134,6 +134,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Accuracy.Record(report.TestAccuracy, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
                     report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds)));
+                if (report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
                 if (report.Finished) await FinishAsync(report.JobId, new JobCompleted());
             }
             else
@@ -266,7 +267,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         {
             Id = r.Id, Spec = JsonParser.Default.Parse<JobSpec>(r.Spec), Status = ToProto(r.Phase), Error = r.Error, Epoch = r.Epoch,
             Step = r.Step, StepsPerEpoch = r.StepsPerEpoch, Loss = r.Loss, Accuracy = r.Accuracy, SamplesPerSecond = r.SamplesPerSecond,
-            TrainSamples = r.TrainSamples, TestSamples = r.TestSamples,
+            TrainSamples = r.TrainSamples, TestSamples = r.TestSamples, Checkpoint = r.Checkpoint ?? "",
         };
         job.Workers.AddRange(r.Workers);
         job.History.AddRange(r.History.Select(e => new EpochSummary

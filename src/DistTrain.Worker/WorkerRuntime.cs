@@ -35,23 +35,33 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         string id = (await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = advertise, Threads = options.Threads },
             cancellationToken: cancellationToken)).WorkerId;
         log($"{id}: serving the ring at {advertise}, registered with {options.Coordinator}");
-        do
+        using var heartbeats = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var heartbeat = HeartbeatAsync(workers, id, heartbeats.Token);
+        try
         {
-            var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: cancellationToken);
-            log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
-            try
+            do
             {
-                await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, cancellationToken);
-            }
-            catch (Exception e) when (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
-            {
-                log($"{id}: failed: {e.Message}");
-                await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
-                    cancellationToken: CancellationToken.None);
-                if (options.Once) return 1;
-            }
-        } while (!options.Once && !cancellationToken.IsCancellationRequested);
-        return 0;
+                var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: cancellationToken);
+                log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
+                try
+                {
+                    await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, cancellationToken);
+                }
+                catch (Exception e) when (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
+                {
+                    log($"{id}: failed: {e.Message}");
+                    await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
+                        cancellationToken: CancellationToken.None);
+                    if (options.Once) return 1;
+                }
+            } while (!options.Once && !cancellationToken.IsCancellationRequested);
+            return 0;
+        }
+        finally
+        {
+            await heartbeats.CancelAsync();
+            await heartbeat;
+        }
     }
 
     private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets, RingOutbox outbox,
@@ -88,11 +98,14 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             OnEpoch = e =>
             {
                 if (a.Rank != 0) return;
+                // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
+                string checkpoint = CheckpointPath(a.JobId);
+                model.Save(checkpoint);
                 var ack = workers.ReportProgress(new ProgressReport
                 {
                     WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
                     SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs,
+                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = $"{id}:{checkpoint}",
                 });
                 if (!ack.Continue) stopAsked = true;
             },
@@ -106,6 +119,42 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             return;
         }
     }
+
+    /// <summary>How often a worker tells the coordinator it is alive (its WorkerGrain keeps the time).</summary>
+    public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
+
+    // Beats until stopped; a missed beat is logged once, not fatal (the ring's own timeouts catch dead peers).
+    private async Task HeartbeatAsync(Workers.WorkersClient workers, string id, CancellationToken cancellationToken)
+    {
+        bool warned = false;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(HeartbeatInterval, cancellationToken);
+                await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id }, deadline: DateTime.UtcNow.AddSeconds(5),
+                    cancellationToken: cancellationToken);
+                warned = false;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException e)
+            {
+                if (!warned) log($"{id}: heartbeat failed: {e.Status.StatusCode} {e.Status.Detail}");
+                warned = true;
+            }
+        }
+    }
+
+    // Rank 0's latest model for a job, replaced atomically at each epoch's end (Sequential.Save writes, then renames).
+    private static string CheckpointPath(string jobId) =>
+        Path.Combine(Directory.CreateDirectory(Path.Combine(DataCache.Root, "checkpoints")).FullName, $"{jobId}.dtm");
 
     // The job's dataset from the local cache by digest, else streamed from the coordinator and verified.
     private async Task<Dataset> FetchDatasetAsync(string digest, Datasets.DatasetsClient datasets, CancellationToken cancellationToken)

@@ -47,9 +47,14 @@ public class JobRegistryTests : IAsyncLifetime
         var mid = await r.GetAsync(job.Id);
         Assert.Equal((1, 3, 0.5), (mid.Epoch, mid.Step, mid.Loss));
         await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 1, EpochDone = true, TestAccuracy = 0.9 });
-        await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 2, EpochDone = true, TestAccuracy = 0.95, Finished = true });
+        await r.ReportAsync(new ProgressReport
+        {
+            WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 2, EpochDone = true, TestAccuracy = 0.95, Finished = true,
+            Checkpoint = $"{w}:/checkpoints/{job.Id}.dtm",
+        });
         var done = await r.GetAsync(job.Id);
         Assert.Equal(JobStatus.Completed, done.Status);
+        Assert.Equal($"{w}:/checkpoints/{job.Id}.dtm", done.Checkpoint);
         Assert.Equal([0.9, 0.95], done.History.Select(e => e.TestAccuracy));
         Assert.False(await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 2, Step = 1 }));
     }
@@ -98,6 +103,20 @@ public class JobRegistryTests : IAsyncLifetime
     {
         var e = await Assert.ThrowsAnyAsync<ArgumentException>(() => Registry().SubmitAsync(Spec(workers, batch)));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public async Task Workers_are_recorded_with_address_rank_phase_and_last_heartbeat()
+    {
+        var r = Registry();
+        await r.SubmitAsync(Spec(workers: 1));
+        var w = await r.RegisterAsync("http://10.0.0.9:7000", 1);
+        var grain = _silo.Grains.GetGrain<State.IWorkerGrain>(w);
+        var assigned = await grain.Get();
+        Assert.Equal(("http://10.0.0.9:7000", State.WorkerPhase.Training, 0), (assigned!.Address, assigned.Phase, assigned.Rank));
+        await Task.Delay(20);
+        Assert.True(await r.HeartbeatAsync(w));
+        Assert.True((await grain.Get())!.LastHeartbeatUtc > assigned.LastHeartbeatUtc);
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public static class JobViews
         console.MarkupLine($"[bold]{job.Id}[/]  {StatusName(job.Status)}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  " +
             $"workers {job.Workers.Count}  {Markup.Escape(job.Spec.Dataset)} / {Markup.Escape(Describe(job.Spec.Model))}");
         if (job.Error.Length > 0) console.MarkupLine($"[red]error:[/] {Markup.Escape(job.Error)}");
+        if (job.Checkpoint.Length > 0) console.MarkupLine($"checkpoint: {Markup.Escape(job.Checkpoint)}");
         if (job.History.Count == 0) return;
         var table = new Table().AddColumns("epoch", "loss", "accuracy", "test loss", "test accuracy", "samples/s", "seconds");
         foreach (var e in job.History)
