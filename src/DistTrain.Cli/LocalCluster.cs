@@ -22,14 +22,7 @@ public sealed class LocalCluster : IDisposable
     public IReadOnlyList<int> ProcessIds => _processes.Select(p => p.Id).ToList();
 
     /// <summary>A free TCP port on loopback (the kernel picks it; it is free again by the time the child binds it).</summary>
-    public static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
+    public static int FreePort() => Coordinator.LoopbackPort.Free();
 
     /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log; <paramref name="keepStdin"/> leaves its input open.</summary>
     public Process Start(string name, params string[] args) => Start(name, false, args);

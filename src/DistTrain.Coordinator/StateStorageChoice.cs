@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using DistTrain.State;
 using Orleans.Configuration;
 using Orleans.Hosting;
@@ -43,7 +41,7 @@ public sealed record StateStorageChoice(string Kind, string Target)
     /// </summary>
     public void Configure(ISiloBuilder silo)
     {
-        silo.UseLocalhostClustering(FreePort(), FreePort(), serviceId: "disttrain", clusterId: "disttrain");
+        silo.UseLocalhostClustering(LoopbackPort.Free(), LoopbackPort.Free(), serviceId: "disttrain", clusterId: "disttrain");
         silo.Configure<ClusterOptions>(o => { o.ServiceId = "disttrain"; o.ClusterId = "disttrain"; });
         switch (Kind)
         {
@@ -61,14 +59,5 @@ public sealed record StateStorageChoice(string Kind, string Target)
                 });
                 break;
         }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 }

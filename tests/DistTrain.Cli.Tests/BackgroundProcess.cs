@@ -90,14 +90,7 @@ internal sealed class BackgroundProcess : IDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
+    public static int FreePort() => Coordinator.LoopbackPort.Free();
 
     /// <summary>The repository root (where DistTrain.sln is), for files such as deploy/prometheus/prometheus.yml.</summary>
     public static string RepositoryRoot()

@@ -17,10 +17,7 @@ public sealed class RedisStorageTests : IAsyncLifetime
     {
         string server = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("redis-server is not installed; .ci/run installs Debian's redis-server package");
-        var l = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        _port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
+        _port = LoopbackPort.Free();
         _redis = Process.Start(new ProcessStartInfo(server,
             ["--port", _port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
         {
