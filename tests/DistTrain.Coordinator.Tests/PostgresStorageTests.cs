@@ -3,24 +3,21 @@ using DistTrain.State;
 namespace DistTrain.Coordinator.Tests;
 
 /// <summary>
-/// The silo on Orleans' ADO.NET provider with DistTrain's PostgreSQL scripts, against the real PostgreSQL server that
-/// .ci/run starts (its connection string in DISTTRAIN_POSTGRES, the scripts already applied): state written by one silo
-/// is read back by the next, and a stale write is refused.
+/// The silo on Orleans' ADO.NET provider with DistTrain's PostgreSQL scripts, against a real PostgreSQL server this
+/// test starts (<see cref="PostgresServer"/>): state written by one silo is read back by the next.
 /// </summary>
-public sealed class PostgresStorageTests
+public sealed class PostgresStorageTests : IAsyncLifetime
 {
-    private static StateStorageChoice Storage()
-    {
-        string connection = Environment.GetEnvironmentVariable("DISTTRAIN_POSTGRES") is { Length: > 0 } c ? c
-            : throw new InvalidOperationException(
-                "DISTTRAIN_POSTGRES is not set: .ci/run starts PostgreSQL, applies src/DistTrain.Coordinator/sql and sets it");
-        return StateStorageChoice.Parse("postgres=" + connection, "/unused");
-    }
+    private PostgresServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await PostgresServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [Fact]
     public async Task Job_state_in_postgres_survives_a_silo_restart()
     {
-        var storage = Storage();
+        var storage = StateStorageChoice.Parse("postgres=" + _server.ConnectionString, "/unused");
         string id = $"job-pg-{Guid.NewGuid():N}";
         await using (var silo = await Silo.StartAsync(storage))
         {
