@@ -33,7 +33,10 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     private sealed record PendingJob(string Id, JobSpec Spec, PreparedDataset Data);
 
+    // _gate serialises the assignment sequences (they await grains); _sync guards the dataset map and the change
+    // signal, which callers read without waiting on those sequences.
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly object _sync = new();
     private readonly List<PendingJob> _pending = [];
     private readonly Dictionary<string, PreparedDataset> _datasets = [];
     private readonly List<WorkerEntry> _workers = [];
@@ -70,7 +73,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         await Locked(async () =>
         {
             _pending.Add(new PendingJob(id, spec, data));
-            _datasets[id] = data;
+            lock (_sync) _datasets[id] = data;
             await AssignLockedAsync();
         });
         return ToProto(await JobGrain(id).Get() ?? record);
@@ -178,13 +181,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>The prepared dataset file with this digest, if the coordinator holds one.</summary>
     public PreparedDataset? Dataset(string digest)
     {
-        lock (_datasets) return _datasets.Values.FirstOrDefault(d => d.Digest == digest);
+        lock (_sync) return _datasets.Values.FirstOrDefault(d => d.Digest == digest);
     }
 
     /// <summary>Completes when anything changes after this call.</summary>
     public Task ChangedAsync(CancellationToken cancellationToken)
     {
-        lock (_datasets) return _changed.Task.WaitAsync(cancellationToken);
+        lock (_sync) return _changed.Task.WaitAsync(cancellationToken);
     }
 
     public static bool IsTerminal(JobStatus s) => s is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
@@ -249,7 +252,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     private void Signal()
     {
-        lock (_datasets)
+        lock (_sync)
         {
             var old = _changed;
             _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
