@@ -76,6 +76,15 @@ internal sealed class BackgroundProcess : IDisposable
         _process.Dispose();
     }
 
+    /// <summary>The PIDs `disttrain local` reports starting ("... (pids 1, 2, 3) ...") in its output.</summary>
+    public static int[] LocalPids(string output) =>
+        System.Text.RegularExpressions.Regex.Match(output, @"pids ([0-9, ]+)\)").Groups[1].Value
+            .Split(", ", StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+
+    /// <summary>Fails naming any process `disttrain local` started (per its output) that is still running.</summary>
+    public static void AssertAllGone(string output) =>
+        Assert.All(LocalPids(output), pid => Assert.False(Alive(pid), $"process {pid} was left running"));
+
     /// <summary>Whether a process with this PID is still running.</summary>
     public static bool Alive(int pid)
     {

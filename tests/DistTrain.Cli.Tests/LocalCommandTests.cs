@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace DistTrain.Cli.Tests;
 
@@ -10,22 +8,6 @@ public class LocalCommandTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("dt-local-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private static int[] Pids(string stderr) =>
-        Regex.Match(stderr, @"pids ([0-9, ]+)\)").Groups[1].Value.Split(", ", StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-
-    private static bool Alive(int pid)
-    {
-        try
-        {
-            using var p = Process.GetProcessById(pid);
-            return !p.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
 
     [Fact]
     public void Two_workers_train_and_every_process_is_gone_afterwards()
@@ -39,9 +21,8 @@ public class LocalCommandTests : IDisposable
         Assert.Equal(2, j.RootElement.GetProperty("workers").GetInt32());
         Assert.Equal(600, j.RootElement.GetProperty("train_samples").GetInt32());
         Assert.True(j.RootElement.GetProperty("test_accuracy").GetDouble() > 0.9, run.LastLine);
-        var pids = Pids(run.Stderr);
-        Assert.Equal(3, pids.Length);
-        Assert.All(pids, pid => Assert.False(Alive(pid), $"process {pid} was left running"));
+        Assert.Equal(3, BackgroundProcess.LocalPids(run.Stderr).Length);
+        BackgroundProcess.AssertAllGone(run.Stderr);
     }
 
     [Fact]
@@ -53,6 +34,6 @@ public class LocalCommandTests : IDisposable
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("a global batch of 32 cannot be split evenly across 3 workers", run.Stderr);
         Assert.DoesNotContain("   at ", run.Stderr);
-        Assert.All(Pids(run.Stderr), pid => Assert.False(Alive(pid), $"process {pid} was left running"));
+        BackgroundProcess.AssertAllGone(run.Stderr);
     }
 }

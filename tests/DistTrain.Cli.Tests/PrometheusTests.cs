@@ -72,8 +72,8 @@ public class PrometheusTests : IDisposable
         run.WaitForExit(TimeSpan.FromSeconds(90));
         Assert.Equal(1, run.ExitCode);
         Assert.Contains("job-1 cancelled: cancelled by request", run.Output);
-        var pids = Regex.Match(run.Output, @"pids ([0-9, ]+)\)").Groups[1].Value.Split(", ").Select(int.Parse).ToArray();
-        Assert.All(pids, pid => Assert.False(BackgroundProcess.Alive(pid), $"process {pid} was left running"));
+        Assert.Equal(3, BackgroundProcess.LocalPids(run.Output).Length);
+        BackgroundProcess.AssertAllGone(run.Output);
         string workerLog = File.ReadAllText(Path.Combine(Regex.Match(run.Output, @"logs in (\S+)").Groups[1].Value, "worker-0.log"));
         Assert.Contains("all ranks stopped together", workerLog);
     }
