@@ -87,8 +87,8 @@ public sealed class GrpcRingTransport : IRingTransport
         },
     });
 
-    public async ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken) =>
-        await _outbox.SendAsync(RingFrame.Outgoing(Rank, _generation, header, payload), cancellationToken).ConfigureAwait(false);
+    public ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken) =>
+        _outbox.SendAsync(RingFrame.Outgoing(Rank, _generation, header, payload), cancellationToken);
 
     public async ValueTask<RingMessage> ReceiveAsync(CancellationToken cancellationToken)
     {
