@@ -112,6 +112,50 @@ public class LossTests
         Assert.Equal(Math.Log(2), new BinaryCrossentropy(true).Compute([0f], [1], 1, 1, default), 6);
     }
 
+    // Keras 3's categorical cross-entropy from probabilities, in double: q = p/Σp, c = clip(q, 1e-7, 1 − 1e-7), −Σ y log c.
+    private static double KerasCategorical(double[] p, double[] y)
+    {
+        double sum = p.Sum();
+        return -p.Select((v, k) => y[k] * Math.Log(Math.Clamp(v / sum, 1e-7, 1 - 1e-7))).Sum();
+    }
+
+    public static IEnumerable<object[]> UnnormalisedRows() =>
+    [
+        [new[] { 0.2, 0.3, 0.1 }, new[] { 0.0, 1, 0 }],          // sums to 0.6: −log 0.5, where −log 0.3 ignores the sum
+        [new[] { 2.0, 6, 2 }, new[] { 0.0, 1, 0 }],              // sums to 10: −log 0.6
+        [new[] { 1e-9, 0.5, 0.5 }, new[] { 1.0, 0, 0 }],         // the true class clipped at ε
+        [new[] { 0.1, 0.1, 0.2 }, new[] { 0.25, 0.75, 0 }],      // soft targets
+        [new[] { 0.7, 1e-3, 3e-4 }, new[] { 0.5, 0.5, 0 }],      // small but unclipped entries
+    ];
+
+    [Theory]
+    [MemberData(nameof(UnnormalisedRows))]
+    public void Categorical_crossentropy_renormalises_probabilities_as_Keras_3_does(double[] p, double[] y)
+    {
+        var loss = new CategoricalCrossentropy();
+        var pf = p.Select(v => (float)v).ToArray();
+        var yf = y.Select(v => (float)v).ToArray();
+        var grad = new float[p.Length];
+        double got = loss.Compute(pf, yf, 1, p.Length, grad);
+        double expected = KerasCategorical(pf.Select(v => (double)v).ToArray(), y);
+        Assert.True(Math.Abs(got - expected) <= 1e-9 * Math.Max(1, expected), $"loss {got:R}, Keras 3 gives {expected:R}");
+        // The gradient is the derivative of that formula (central differences in double, step 1e-4 relative).
+        for (int j = 0; j < p.Length; j++)
+        {
+            double h = 1e-4 * p[j], plus, minus;
+            var q = pf.Select(v => (double)v).ToArray();
+            q[j] += h; plus = KerasCategorical(q, y);
+            q[j] -= 2 * h; minus = KerasCategorical(q, y);
+            GradCheck.Compare((plus - minus) / (2 * h), grad[j], 1e-4, 1e-3, $"row [{string.Join(", ", p)}] d[{j}]");
+        }
+    }
+
+    [Fact]
+    public void Categorical_crossentropy_of_a_row_that_sums_to_zero_is_NaN_as_in_Keras()
+    {
+        Assert.True(double.IsNaN(new CategoricalCrossentropy().Compute([0f, 0f], [1, 0], 1, 2, default)));
+    }
+
     [Fact]
     public void Logit_losses_stay_finite_for_extreme_logits()
     {

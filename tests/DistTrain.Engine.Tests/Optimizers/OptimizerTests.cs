@@ -55,10 +55,31 @@ public class OptimizerTests
             for (int i = 0; i < 4; i++)
             {
                 a[i] += g[i] * g[i];
-                r[i] = p[i] - 0.1 * g[i] / (Math.Sqrt(a[i]) + 1e-7);
+                r[i] = p[i] - 0.1 * g[i] / Math.Sqrt(a[i] + 1e-7);
             }
             return r;
         });
+    }
+
+    /// <summary>
+    /// Keras 3 puts ε inside the root: p −= lr·g/√(a + ε). From a zero accumulator with a gradient of 1e-4, that is
+    /// lr·1e-4/√(1e-8 + 1e-7) ≈ 0.30·lr, where √a + ε would give 0.50·lr; the edge cases must match the formula to 1e-6
+    /// relative.
+    /// </summary>
+    [Theory]
+    [InlineData(1e-4, 0.0)]
+    [InlineData(1e-5, 0.0)]
+    [InlineData(0.0, 0.0)]
+    [InlineData(3.0, 0.0)]
+    [InlineData(1e-4, 0.1)]
+    public void Adagrad_keeps_epsilon_inside_the_root(double gradient, double initialAccumulator)
+    {
+        var opt = new Adagrad(0.5f, (float)initialAccumulator, 1e-7f);
+        var p = new float[] { 0f };
+        opt.Step(p, [(float)gradient]);
+        double a = initialAccumulator + (double)(float)gradient * (float)gradient;
+        double expected = -0.5 * (float)gradient / Math.Sqrt(a + 1e-7);
+        Assert.True(Math.Abs(p[0] - expected) <= 1e-6 * Math.Abs(expected) + 1e-12, $"update {p[0]:R}, Keras 3 gives {expected:R}");
     }
 
     [Theory]
