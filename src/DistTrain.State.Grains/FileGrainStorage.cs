@@ -17,6 +17,8 @@ public sealed class FileGrainStorage(string root) : IGrainStorage
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },
+        // A diverged job's loss is NaN: stored as the string "NaN" (and read back as NaN), never refused.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     private sealed record Envelope<T>(string ETag, T State);

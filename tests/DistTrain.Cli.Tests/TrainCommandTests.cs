@@ -49,6 +49,25 @@ public class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_diverged_run_still_reports_its_json_with_null_for_non_finite_figures()
+    {
+        SyntheticDigits.Write(_dir, 200, 50);
+        string spec = Path.Combine(_dir, "diverge.json");
+        File.WriteAllText(spec, """
+            { "name": "diverge", "input_shape": [28, 28, 1],
+              "layers": [ { "type": "flatten" }, { "type": "dense", "units": 10, "activation": "relu" },
+                          { "type": "dense", "units": 10, "activation": "softmax" } ],
+              "optimizer": { "type": "sgd", "learning_rate": 1e30 }, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"] }
+            """);
+        var run = CliProcess.Run(["train", "--model", spec, "--epochs", "1", "--data-dir", _dir, "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var result = JsonDocument.Parse(run.LastLine);
+        Assert.Equal(JsonValueKind.Null, result.RootElement.GetProperty("test_loss").ValueKind);
+        Assert.Equal(JsonValueKind.Number, result.RootElement.GetProperty("test_accuracy").ValueKind);
+        Assert.Contains("warning: test_loss (NaN) is not finite", run.Stderr);
+    }
+
+    [Fact]
     public void Imdb_in_the_aclimdb_layout_trains_the_gap_preset_at_any_max_len()
     {
         // Two classes told apart by their words; --max-len 12 reshapes the preset's input to (None, 12).

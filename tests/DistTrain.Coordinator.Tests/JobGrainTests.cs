@@ -114,7 +114,9 @@ public class JobGrainTests : IAsyncLifetime
         var job = await JobIn(JobPhase.Running);
         string id = job.GetPrimaryKeyString();
         await job.Update(EpochEnd);
-        await job.Update(new JobEpochEnded(EpochEnd.Epoch with { Epoch = 2, TestAccuracy = 0.95 }));
+        // A diverged epoch: its non-finite figures are stored as they are, not refused.
+        await job.Update(new JobProgressed(2, 3, double.NaN, double.NaN, 1000));
+        await job.Update(new JobEpochEnded(EpochEnd.Epoch with { Epoch = 2, Loss = double.NaN, TestLoss = double.PositiveInfinity, TestAccuracy = 0.1 }));
         var finished = await job.Update(new JobCompleted());
         await _silo.DisposeAsync();
 
@@ -123,6 +125,7 @@ public class JobGrainTests : IAsyncLifetime
         Assert.NotNull(again);
         Assert.Equal(JobPhase.Completed, again.Phase);
         Assert.Equal(finished.History, again.History);
+        Assert.True(double.IsNaN(again.History[1].Loss) && double.IsPositiveInfinity(again.History[1].TestLoss));
         Assert.Equal(finished.Workers, again.Workers);
     }
 

@@ -62,6 +62,7 @@ public sealed class RedisStorageTests : IAsyncLifetime
             var grain = silo.Grains.GetGrain<IJobGrain>(id);
             await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 1));
             await grain.Update(new JobEpochEnded(new EpochRecord(1, 0.4, 0.88, 0.35, 0.9, 1000, 2)));
+            await grain.Update(new JobEpochEnded(new EpochRecord(2, double.NaN, 0.1, double.PositiveInfinity, 0.1, 1000, 2))); // diverged
             await grain.Update(new JobCompleted());
         }
         await using (var silo = await Silo.StartAsync(storage))
@@ -69,7 +70,8 @@ public sealed class RedisStorageTests : IAsyncLifetime
             var record = await silo.Grains.GetGrain<IJobGrain>(id).Get();
             Assert.NotNull(record);
             Assert.Equal(JobPhase.Completed, record.Phase);
-            Assert.Equal(0.9, Assert.Single(record.History).TestAccuracy);
+            Assert.Equal(0.9, record.History[0].TestAccuracy);
+            Assert.True(double.IsNaN(record.History[1].Loss) && double.IsPositiveInfinity(record.History[1].TestLoss), "non-finite figures survive");
             var e = await Assert.ThrowsAsync<InvalidJobChangeException>(() => silo.Grains.GetGrain<IJobGrain>(id).Update(new JobCancelled("late")));
             Assert.Contains("is Completed (final); it cannot cancel", e.Message);
             Assert.Contains(id, await silo.Grains.GetGrain<IJobIndexGrain>("coordinator").Jobs());
