@@ -6,7 +6,7 @@ using DistTrain.Engine.Model;
 namespace DistTrain.Worker;
 
 /// <summary>What a rank is asked to train.</summary>
-/// <param name="GlobalBatch">Samples per step across all ranks; each rank takes GlobalBatch / N.</param>
+/// <param name="GlobalBatch">Samples per step across all ranks; each rank takes ⌊G/N⌋ or ⌈G/N⌉ (<see cref="ShardPlan"/>).</param>
 /// <param name="ConsistencyCheckEvery">Compare parameter hashes every this many steps (0 = never).</param>
 public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0);
 
@@ -55,6 +55,9 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         ShardPlan.Validate(trainX.Batch, plan.GlobalBatch, n);
         var results = new List<EpochResult>();
         long step = 0;
+        // Before the first step: every replica must start from the same parameters (a seed or spec that differs
+        // between workers is caught here, not at the first periodic check); this also opens the ring's links.
+        if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(step, cancellationToken).ConfigureAwait(false);
         for (int epoch = 0; epoch < plan.Epochs; epoch++)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -66,7 +69,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 _x.GatherFrom(trainX, batches[k]);
                 _y.GatherFrom(trainY, batches[k]);
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                var (loss, c, j) = await _replica.StepAsync(_x, _y, cancellationToken).ConfigureAwait(false);
+                var (loss, c, j) = await _replica.StepAsync(_x, _y, plan.GlobalBatch, cancellationToken).ConfigureAwait(false);
                 lossSum += loss * batches[k].Length;
                 correct += c;
                 judged += j;
@@ -83,7 +86,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 }
             }
             double seconds = clock.Elapsed.TotalSeconds;
-            int localSamples = batches.Length * (plan.GlobalBatch / n);
+            int localSamples = batches.Sum(b => b.Length);
             // Combine: [loss·samples, samples, correct, judged, test loss·samples, test samples, test correct, test judged].
             var (testLoss, testSamples, testCorrect, testJudged) = EvaluateShard(testX, testY, rank, n);
             var sums = new float[] { (float)lossSum, localSamples, correct, judged, (float)testLoss, testSamples, testCorrect, testJudged };

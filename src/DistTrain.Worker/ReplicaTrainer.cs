@@ -15,6 +15,16 @@ namespace DistTrain.Worker;
 /// communication stream for the same reason). Each bucket's allreduce has its own operation number, counted
 /// identically everywhere, which the ring checks on every message.
 /// </para>
+/// <para>
+/// Non-trainable state (batch normalization's moving mean and variance) moves in each rank's forward pass from that
+/// rank's own slice, so replicas would drift apart. Each step therefore averages the state across ranks, first in the
+/// chain (it is final once forward has run, so its reduce overlaps backward). With identical state before the step,
+/// the average of m·momentum + μ_r·(1 − momentum) is m·momentum + mean_r(μ_r)·(1 − momentum): the moving statistics
+/// track the mean of the ranks' batch statistics, and every replica holds the same bits (the ring hands every rank
+/// the same sums). Normalisation itself stays per rank, as DDP's BatchNorm does; synchronising the batch statistics
+/// (SyncBatchNorm) would cost two collectives per batch-norm layer inside forward and backward, and only pays when a
+/// rank's slice of the batch is small. TODO: offer it for small per-rank batches.
+/// </para>
 /// </summary>
 public sealed class ReplicaTrainer
 {
@@ -25,6 +35,7 @@ public sealed class ReplicaTrainer
     private Task _chain = Task.CompletedTask;
     private long _operation;
     private int _nextBucket;
+    private bool _stateLaunched;
 
     public ReplicaTrainer(Sequential model, RingAllreduce ring, long bucketBytes = BucketPlan.DefaultBucketBytes)
     {
@@ -41,7 +52,7 @@ public sealed class ReplicaTrainer
     /// <summary>The buckets, in the order they are reduced.</summary>
     public IReadOnlyList<Bucket> Buckets => _buckets;
 
-    /// <summary>Collective operations issued so far (one per bucket per step); equal on every rank.</summary>
+    /// <summary>Collective operations issued so far (one per bucket per step, plus one for any state); equal on every rank.</summary>
     public long Operations => _operation;
 
     /// <summary>The last step's time inside bucket allreduces (it overlaps backward) and the bytes this rank sent in them.</summary>
@@ -50,18 +61,19 @@ public sealed class ReplicaTrainer
     private long _allreduceTicks, _bytesSent;
 
     /// <summary>
-    /// One synchronous data-parallel step on this rank's share of a global batch; returns the local batch's loss and
-    /// correct count. Each rank's loss gradient is already a mean over the global batch, and only rank 0 adds the
-    /// regularisers' gradient, so the ring sums: the result differs from one process's only in the order of additions,
-    /// with no 1/N rescale (1/3 is not exact in binary).
+    /// One synchronous data-parallel step on this rank's share of a global batch of <paramref name="globalBatch"/>
+    /// samples (slices may differ by one); returns the local batch's loss and correct count. Each rank's loss gradient
+    /// is its slice's sum divided by the global batch, and only rank 0 adds the regularisers' gradient, so the ring
+    /// sums: the result differs from one process's only in the order of additions, with no 1/N rescale (1/3 is not
+    /// exact in binary).
     /// </summary>
-    public async Task<(double Loss, long Correct, long Judged)> StepAsync(Tensor x, Tensor y, CancellationToken cancellationToken = default)
+    public async Task<(double Loss, long Correct, long Judged)> StepAsync(Tensor x, Tensor y, int globalBatch, CancellationToken cancellationToken = default)
     {
         _chain = Task.CompletedTask;
         _nextBucket = 0;
+        _stateLaunched = _model.Store.State.Length == 0;
         _allreduceTicks = 0;
         _bytesSent = 0;
-        int globalBatch = x.Batch * _ring.Transport.WorldSize;
         var result = _model.ComputeGradients(x, y, layer => LaunchReady(layer, cancellationToken), globalBatch,
             regularizerGradient: _ring.Transport.Rank == 0);
         LaunchReady(0, cancellationToken); // layers before the first trainable one never report; flush what is left
@@ -77,19 +89,24 @@ public sealed class ReplicaTrainer
         for (int l = layer; l < _firstParameterOfLayer.Length; l++)
             if (_firstParameterOfLayer[l] >= 0) { firstDone = _firstParameterOfLayer[l]; break; }
         if (layer == 0) firstDone = 0;
+        if (!_stateLaunched)
+        {
+            _stateLaunched = true;
+            _chain = ReduceAfterAsync(_chain, _model.Store.State, _operation++, average: true, cancellationToken);
+        }
         var gradients = _model.Store.Gradients.AsMemory();
         while (_nextBucket < _buckets.Count && _buckets[_nextBucket].FirstParameter >= firstDone)
         {
             var b = _buckets[_nextBucket++];
-            _chain = ReduceAfterAsync(_chain, gradients.Slice(b.Start, b.Length), _operation++, cancellationToken);
+            _chain = ReduceAfterAsync(_chain, gradients.Slice(b.Start, b.Length), _operation++, average: false, cancellationToken);
         }
     }
 
-    private async Task ReduceAfterAsync(Task previous, Memory<float> bucket, long operation, CancellationToken cancellationToken)
+    private async Task ReduceAfterAsync(Task previous, Memory<float> bucket, long operation, bool average, CancellationToken cancellationToken)
     {
         await previous.ConfigureAwait(false);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        await _ring.AllreduceAsync(bucket, operation, average: false, cancellationToken).ConfigureAwait(false);
+        await _ring.AllreduceAsync(bucket, operation, average, cancellationToken).ConfigureAwait(false);
         _allreduceTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
         int n = _ring.Transport.WorldSize;
         _bytesSent += (long)bucket.Length * sizeof(float) * 2 * (n - 1) / n; // a ring rank sends 2(N−1)/N of the buffer

@@ -30,9 +30,9 @@ public class LocalCommandTests : IDisposable
     {
         SyntheticDigits.Write(_dir, 100, 20);
         var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
-        var run = CliProcess.Run(["local", "--workers", "3", "--model", "mnist-mlp", "--batch-size", "32", "--data-dir", _dir], env, timeoutSeconds: 120);
+        var run = CliProcess.Run(["local", "--workers", "3", "--model", "mnist-mlp", "--batch-size", "2", "--data-dir", _dir], env, timeoutSeconds: 120);
         Assert.Equal(1, run.ExitCode);
-        Assert.Contains("a global batch of 32 cannot be split evenly across 3 workers", run.Stderr);
+        Assert.Contains("a global batch of 2 leaves some of the 3 workers without a sample", run.Stderr);
         Assert.DoesNotContain("   at ", run.Stderr);
         BackgroundProcess.AssertAllGone(run.Stderr);
     }

@@ -31,6 +31,7 @@ public class DistributedTrainerTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)] // a global batch of 30 in slices of 8, 8, 7 and 7
     public async Task Ranks_train_together_and_report_identical_combined_results(int n)
     {
         var (x, y) = Blobs(600, 1);
@@ -51,6 +52,42 @@ public class DistributedTrainerTests
         var whole = models[0].Evaluate(tx, ty);
         Assert.Equal(whole.Accuracy, results[0][^1].TestAccuracy, 6);
         Assert.Equal(whole.Loss, results[0][^1].TestLoss, 4);
+    }
+
+    // Batch normalization, also inside a residual block: each rank's moving statistics start from its own slice.
+    private const string BatchNormSpec = """
+        { "input_shape": [6], "seed": 3,
+          "layers": [ { "type": "dense", "units": 8 }, { "type": "batch_normalization" }, { "type": "activation", "activation": "relu" },
+                      { "type": "residual", "layers": [ { "type": "dense", "units": 8 }, { "type": "batch_normalization", "momentum": 0.9 } ] },
+                      { "type": "dense", "units": 1, "activation": "sigmoid" } ],
+          "optimizer": { "type": "adam", "learning_rate": 0.01 }, "loss": "binary_crossentropy", "metrics": ["accuracy"] }
+        """;
+
+    /// <summary>
+    /// With a hash check after every step (which covers the moving statistics), batch-norm replicas stay identical:
+    /// every step averages the ranks' moving statistics. Each rank's moving mean moved from its own slice's mean, so the
+    /// average is the moving mean of the per-rank means; the test accuracy matches one process's bar.
+    /// </summary>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Batch_norm_replicas_keep_identical_moving_statistics(int n)
+    {
+        var (x, y) = Blobs(600, 1);
+        var (tx, ty) = Blobs(301, 2);
+        var ring = InMemoryRingTransport.CreateRing(n);
+        var models = Enumerable.Range(0, n).Select(_ => ModelSpec.Parse(BatchNormSpec)).ToArray();
+        var plan = new TrainingPlan(Epochs: 3, GlobalBatch: 30, Seed: 1, ConsistencyCheckEvery: 1);
+        var results = await Task.WhenAll(Enumerable.Range(0, n).Select(r => Task.Run(() =>
+            new DistributedTrainer(models[r], new RingAllreduce(ring[r]), plan).TrainAsync(x, y, tx, ty))));
+        Assert.NotEmpty(models[0].Store.State);
+        Assert.NotEqual(0f, models[0].Store.State[0]); // the moving mean moved from its zero start
+        for (int r = 1; r < n; r++)
+        {
+            Assert.Equal(models[0].Store.State, models[r].Store.State);
+            Assert.Equal(models[0].Store.Values, models[r].Store.Values);
+        }
+        Assert.True(results[0][^1].TestAccuracy > 0.95, $"test accuracy {results[0][^1].TestAccuracy}");
     }
 
     [Fact]

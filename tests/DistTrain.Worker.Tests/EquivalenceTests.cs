@@ -6,7 +6,7 @@ using DistTrain.Engine.Spec;
 namespace DistTrain.Worker.Tests;
 
 /// <summary>
-/// N replicas that each see G/N samples and average their gradients by ring allreduce must follow one process that
+/// N replicas that each see their slice of G samples (⌊G/N⌋ or ⌈G/N⌉) and sum their gradients by ring allreduce must follow one process that
 /// sees all G samples: after K steps, max |Δparameter| ≤ 1e-4. The ring here is in memory; the arithmetic is the one the
 /// workers run over gRPC.
 /// <para>
@@ -67,10 +67,11 @@ public class EquivalenceTests
         var ring = InMemoryRingTransport.CreateRing(n);
         var replicas = Enumerable.Range(0, n).Select(_ => build()).ToArray();
         var trainers = replicas.Select((m, r) => new ReplicaTrainer(m, new RingAllreduce(ring[r]), bucketBytes)).ToArray();
-        int local = GlobalBatch / n;
+        // Each rank's slice as the workers deal it: with N = 5 they are 3, 3, 2, 2, 2 samples of 12.
+        int Start(int r) => Coordinator.ShardPlan.SliceStart(GlobalBatch, n, r);
         for (int k = 0; k < Steps; k++)
-            await Task.WhenAll(trainers.Select((t, r) => Task.Run(() =>
-                t.StepAsync(Rows(x, k * GlobalBatch + r * local, local), Rows(y, k * GlobalBatch + r * local, local)))));
+            await Task.WhenAll(trainers.Select((t, r) => Task.Run(() => t.StepAsync(Rows(x, k * GlobalBatch + Start(r), Start(r + 1) - Start(r)),
+                Rows(y, k * GlobalBatch + Start(r), Start(r + 1) - Start(r)), GlobalBatch))));
         double max = 0;
         foreach (var m in replicas)
             for (int i = 0; i < m.Store.Values.Length; i++) max = Math.Max(max, Math.Abs(m.Store.Values[i] - single.Store.Values[i]));
@@ -80,6 +81,7 @@ public class EquivalenceTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(5)] // 12 samples do not divide by 5: slices of 3, 3, 2, 2, 2
     public async Task Mnist_cnn_replicas_match_one_process(int n)
     {
         // Small buckets (64 KB), so that several allreduces overlap backward.
@@ -111,7 +113,7 @@ public class EquivalenceTests
         var trainers = models.Select((m, r) => new ReplicaTrainer(m, new RingAllreduce(ring[r]), 100 * 1024)).ToArray();
         Assert.True(trainers[0].Buckets.Count > 1);
         var (x, y) = Data(models[0], 1);
-        await Task.WhenAll(trainers.Select((t, r) => Task.Run(() => t.StepAsync(Rows(x, r * 6, 6), Rows(y, r * 6, 6)))));
+        await Task.WhenAll(trainers.Select((t, r) => Task.Run(() => t.StepAsync(Rows(x, r * 6, 6), Rows(y, r * 6, 6), 12))));
         Assert.Equal(trainers[0].Buckets.Count, trainers[0].Operations);
         Assert.Equal(trainers[0].Operations, trainers[1].Operations);
         Assert.Equal(models[0].Store.Values, models[1].Store.Values);
