@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using DistTrain.Data;
 using DistTrain.Engine.Spec;
 
@@ -10,18 +12,31 @@ namespace DistTrain.Cli;
 /// </summary>
 public static class CliRunner
 {
+    /// <summary>How long a command may take to wind down after SIGINT or SIGTERM before the process exits regardless.</summary>
+    public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(8);
+
     public static int Invoke(RootCommand root, string[] args)
     {
+        ShowHelpWhereASubcommandIsMissing(root);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            string command = parse.CommandResult.Command == root ? "disttrain" : $"disttrain {parse.CommandResult.Command.Name}";
-            Console.Error.WriteLine($"disttrain: {string.Join("; ", parse.Errors.Select(e => e.Message))} (see '{command} --help')");
+            Console.Error.WriteLine($"disttrain: {string.Join("; ", parse.Errors.Select(e => e.Message))} (see '{CommandLine(parse.CommandResult)} --help')");
             return 2;
         }
         try
         {
-            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            // SIGINT and SIGTERM cancel the command's token; a command that has not ended ShutdownGrace later is left
+            // behind (exit 130 or 143), so `kill -TERM` always ends the process.
+            // A synchronous command cannot see the token, so a signal ends it at once (its children go with it; see LocalCluster).
+            var stop = ProcessSignals.Listen(parse.Action is System.CommandLine.Invocation.AsynchronousCommandLineAction ? ShutdownGrace : TimeSpan.Zero);
+            return parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, stop)
+                .GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is OperationCanceledException || e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled } && ProcessSignals.Received is not null)
+        {
+            Console.Error.WriteLine($"disttrain: stopped: {ProcessSignals.Reason}");
+            return ProcessSignals.ExitCode;
         }
         catch (Exception e) when (e is SpecException or DataException or InvalidDataException or ArgumentException or IOException or UnauthorizedAccessException
             or InvalidOperationException or Collectives.CollectiveException)
@@ -34,15 +49,28 @@ public static class CliRunner
             Console.Error.WriteLine($"disttrain: {e.Status.StatusCode}: {e.Status.Detail}");
             return 1;
         }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("disttrain: interrupted");
-            return 130;
-        }
         catch (Exception e) when (Environment.GetEnvironmentVariable("DISTTRAIN_DEBUG") is null)
         {
             Console.Error.WriteLine($"disttrain: internal error: {e.Message} (set DISTTRAIN_DEBUG=1 for the stack trace)");
             return 1;
         }
+    }
+
+    /// <summary>The full command a parse ended in, e.g. "disttrain data fetch", as the user would type it for --help.</summary>
+    public static string CommandLine(CommandResult result)
+    {
+        var names = new List<string>();
+        for (SymbolResult? r = result; r is CommandResult c; r = c.Parent)
+            names.Add(c.Parent is null ? "disttrain" : c.Command.Name);
+        names.Reverse();
+        return string.Join(' ', names);
+    }
+
+    // A group such as `disttrain` or `disttrain bench` does nothing by itself: given no subcommand it shows its help
+    // (exit 0), as git and dotnet do, instead of an error that a subcommand is required.
+    private static void ShowHelpWhereASubcommandIsMissing(Command command)
+    {
+        if (command.Subcommands.Count > 0 && command.Action is null) command.SetAction(p => new HelpAction().Invoke(p));
+        foreach (var sub in command.Subcommands) ShowHelpWhereASubcommandIsMissing(sub);
     }
 }

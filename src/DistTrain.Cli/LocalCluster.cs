@@ -6,15 +6,21 @@ namespace DistTrain.Cli;
 
 /// <summary>
 /// The processes of a `disttrain local` run: this same program started again as a coordinator and as workers on
-/// 127.0.0.1, each logging to a file in a temporary folder. Disposing ends every process it started, by PID and with
-/// its children, whether the run succeeded, failed or was interrupted.
+/// 127.0.0.1, each logging to a file in a temporary folder. Disposing ends every process it started, by PID: SIGTERM
+/// first, then a kill of the process and its children after <see cref="StopGrace"/>, whether the run succeeded,
+/// failed or was interrupted.
 /// </summary>
 public sealed class LocalCluster : IDisposable
 {
     private readonly List<Process> _processes = [];
     private readonly Dictionary<int, System.Collections.Concurrent.BlockingCollection<string>> _lines = [];
 
-    public LocalCluster() => LogDirectory = Directory.CreateTempSubdirectory("disttrain-local-").FullName;
+    public LocalCluster()
+    {
+        LogDirectory = Directory.CreateTempSubdirectory("disttrain-local-").FullName;
+        // If this process exits without disposing (a signal's grace ran out), its children must not outlive it.
+        AppDomain.CurrentDomain.ProcessExit += KillAll;
+    }
 
     /// <summary>Where each process's output goes, named in failures.</summary>
     public string LogDirectory { get; }
@@ -97,13 +103,34 @@ public sealed class LocalCluster : IDisposable
         }
     }
 
+    /// <summary>How long children get to stop after SIGTERM (workers leave, the coordinator stops its silo) before they are killed.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
+    private void KillAll(object? sender, EventArgs e)
+    {
+        foreach (var p in _processes)
+            try
+            {
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+    }
+
     public void Dispose()
     {
+        AppDomain.CurrentDomain.ProcessExit -= KillAll;
+        var running = _processes.Where(p => !p.HasExited).ToList();
+        foreach (var p in running) ProcessSignals.Send(p.Id, ProcessSignals.SIGTERM);
+        var deadline = DateTime.UtcNow + StopGrace;
         foreach (var p in _processes)
         {
             try
             {
-                if (!p.HasExited) p.Kill(entireProcessTree: true);
+                var left = deadline - DateTime.UtcNow;
+                if (!p.WaitForExit(left > TimeSpan.Zero ? left : TimeSpan.Zero)) p.Kill(entireProcessTree: true);
                 p.WaitForExit(5000);
             }
             catch (InvalidOperationException)

@@ -62,8 +62,6 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     {
         if (spec.Workers < 1) throw new ArgumentException($"a job needs at least one worker, got {spec.Workers}");
         if (spec.Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {spec.Epochs}");
-        if (spec.GlobalBatchSize < spec.Workers || spec.GlobalBatchSize % spec.Workers != 0)
-            throw new ArgumentException($"a global batch of {spec.GlobalBatchSize} cannot be split evenly across {spec.Workers} workers; use a multiple of {spec.Workers}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         JobModel.Build(spec, data.SampleShape); // the model must build for this data before anyone waits for it
@@ -111,6 +109,30 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         return jobId is null || await JobGrain(jobId).Get() is not { IsFinal: true };
     }
 
+    /// <summary>
+    /// A worker shuts down: it leaves the table (so it is never assigned again) and its grain records why; a job it was
+    /// training fails at once with that reason, naming its rank, and its other workers are freed.
+    /// </summary>
+    public async Task LeaveAsync(string workerId, string reason)
+    {
+        string? jobId = null;
+        await Locked(() =>
+        {
+            var w = Worker(workerId);
+            jobId = w.JobId;
+            _workers.Remove(w);
+            w.Assigned.TrySetCanceled();
+            return Task.CompletedTask;
+        });
+        int rank = (await WorkerGrain(workerId).Get())?.Rank ?? -1;
+        await WorkerGrain(workerId).Update(new WorkerLeft(reason));
+        if (jobId is not null && await JobGrain(jobId).Get() is { IsFinal: false })
+        {
+            DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(jobId));
+            await FinishAsync(jobId, new JobFailed(FailureReason(rank, $"{workerId} left: {reason}")));
+        }
+    }
+
     /// <summary>Applies a worker's progress report; false when the job has ended and the worker should stop.</summary>
     public async Task<bool> ReportAsync(ProgressReport report)
     {
@@ -123,7 +145,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             if (report.Error.Length > 0)
             {
                 DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(report.JobId));
-                await FinishAsync(report.JobId, new JobFailed($"rank {report.Rank}: {report.Error}"));
+                await FinishAsync(report.JobId, new JobFailed(FailureReason(report.Rank, report.Error)));
                 return false;
             }
             if (report.Rank != 0) return true;
@@ -189,6 +211,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     {
         lock (_sync) return _changed.Task.WaitAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// A failed rank's error as the job's reason, attributed to that rank once: collective errors already begin
+    /// "rank R: " (the worker logs them as they are), so they are not prefixed again.
+    /// </summary>
+    public static string FailureReason(int rank, string error) =>
+        error.StartsWith($"rank {rank}: ", StringComparison.Ordinal) ? error : $"rank {rank}: {error}";
 
     public static bool IsTerminal(JobStatus s) => s is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 

@@ -7,6 +7,8 @@ public enum WorkerPhase
     Idle,
     Training,
     Lost,
+    /// <summary>Shut down on purpose (SIGTERM or SIGINT); never assigned again.</summary>
+    Left,
 }
 
 /// <summary>A worker's durable record, kept by its <see cref="IWorkerGrain"/>.</summary>
@@ -39,3 +41,6 @@ public sealed record WorkerHeartbeat : WorkerChange;
 
 [GenerateSerializer, Immutable]
 public sealed record WorkerLost([property: Id(0)] string Reason) : WorkerChange;
+
+[GenerateSerializer, Immutable]
+public sealed record WorkerLeft([property: Id(0)] string Reason) : WorkerChange;

@@ -21,6 +21,11 @@ public static class MetricsHost
         if (!IPAddress.TryParse(bindAddress, out var ip)) throw new ArgumentException($"metrics bind address '{bindAddress}' is not an IP address");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failure to start (a port in use) reaches the caller as an exception with a message; the host's own log of it
+        // would be a stack trace on the user's terminal.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(DistTrainMetrics.MeterName)
             .AddRuntimeInstrumentation()

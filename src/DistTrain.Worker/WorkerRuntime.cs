@@ -23,6 +23,11 @@ public sealed record WorkerOptions(string Coordinator, string Bind = "0.0.0.0", 
 /// </summary>
 public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 {
+    /// <summary>Why the worker is stopping once its token is cancelled (e.g. "it received SIGTERM"), as told to the coordinator.</summary>
+    public Func<string> StopReason { get; init; } = () => "it was asked to stop";
+
+    private bool _left;
+
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Threading.Threads = options.Threads;
@@ -47,7 +52,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 {
                     await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, cancellationToken);
                 }
-                catch (Exception e) when (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                    && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
                 {
                     log($"{id}: failed: {e.Message}");
                     await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
@@ -56,6 +62,11 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 }
             } while (!options.Once && !cancellationToken.IsCancellationRequested);
             return 0;
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            await LeaveAsync(workers, id);
+            throw;
         }
         finally
         {
@@ -76,7 +87,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
-        bool stopAsked = false;
+        await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"));
         var trainer = new DistributedTrainer(model, ring, plan)
         {
             OnStep = step =>
@@ -88,11 +99,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
                 if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
                 lastReport = clock.Elapsed;
-                var ack = workers.ReportProgress(new ProgressReport
-                {
-                    WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss,
-                });
-                if (!ack.Continue) stopAsked = true;
+                reporter.Post(new ProgressReport { WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss });
             },
             // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one finishes the job.
             OnEpoch = e =>
@@ -101,22 +108,48 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
                 string checkpoint = CheckpointPath(a.JobId);
                 model.Save(checkpoint);
-                var ack = workers.ReportProgress(new ProgressReport
+                reporter.Post(new ProgressReport
                 {
                     WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
                     SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
                     EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = $"{id}:{checkpoint}",
                 });
-                if (!ack.Continue) stopAsked = true;
             },
             // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
-            StopRequested = () => stopAsked,
+            StopRequested = () => reporter.StopAsked,
         };
-        await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
+        try
+        {
+            await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // Leave before the ring link closes, so that the job fails with this reason rather than a peer's broken link.
+            await LeaveAsync(workers, id);
+            throw;
+        }
         if (trainer.Stopped)
         {
             log($"{id}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
             return;
+        }
+    }
+
+    // Tells the coordinator once that this worker is going, within a short bound: a coordinator that is itself gone
+    // must not hold up the shutdown.
+    private async Task LeaveAsync(Workers.WorkersClient workers, string id)
+    {
+        if (_left) return;
+        _left = true;
+        string reason = StopReason();
+        try
+        {
+            await workers.LeaveAsync(new LeaveRequest { WorkerId = id, Reason = reason }, deadline: DateTime.UtcNow.AddSeconds(3));
+            log($"{id}: left the coordinator: {reason}");
+        }
+        catch (RpcException e)
+        {
+            log($"{id}: stopping ({reason}); the coordinator did not take the leave: {e.Status.StatusCode} {e.Status.Detail}");
         }
     }
 

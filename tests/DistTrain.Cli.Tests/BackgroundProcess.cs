@@ -63,6 +63,16 @@ internal sealed class BackgroundProcess : IDisposable
         _process.WaitForExit();
     }
 
+    /// <summary>Sends a real signal (e.g. SIGTERM) to the process.</summary>
+    public void Signal(int signal) => Assert.True(ProcessSignals.Send(Pid, signal), $"pid {Pid} is gone");
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the process to exit by itself; its exit code, or a failure with its output.</summary>
+    public int ExitsWithin(TimeSpan timeout)
+    {
+        WaitForExit(timeout);
+        return _process.ExitCode;
+    }
+
     public void Kill()
     {
         if (_process.HasExited) return;

@@ -27,6 +27,29 @@ public class ErrorHandlingTests : IDisposable
     public void Unknown_dataset() =>
         AssertCleanFailure(CliProcess.Run(["train", "--model", "mnist-cnn", "--dataset", "cifar"]), 2, "cifar");
 
+    [Theory]
+    [InlineData(new[] { "data", "fetch", "cifar" }, "see 'disttrain data fetch --help'")]
+    [InlineData(new[] { "bench", "gemm", "--size", "0" }, "see 'disttrain bench gemm --help'")]
+    [InlineData(new[] { "bench", "engine" }, "see 'disttrain bench engine --help'")]
+    [InlineData(new[] { "bench", "allreduce", "--workers", "0" }, "see 'disttrain bench allreduce --help'")]
+    [InlineData(new[] { "train", "--epochs", "0" }, "see 'disttrain train --help'")]
+    [InlineData(new[] { "no-such-command" }, "see 'disttrain --help'")]
+    public void A_parse_error_names_the_full_command(string[] args, string expected) =>
+        AssertCleanFailure(CliProcess.Run(args), 2, expected);
+
+    [Theory]
+    [InlineData(new string[0], "train")]
+    [InlineData(new[] { "data" }, "fetch")]
+    [InlineData(new[] { "bench" }, "gemm")]
+    public void A_command_group_without_a_subcommand_prints_its_help(string[] args, string listed)
+    {
+        var r = CliProcess.Run(args);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("", r.Stderr);
+        Assert.Contains("Usage:", r.Stdout);
+        Assert.Contains(listed, r.Stdout);
+    }
+
     [Fact]
     public void Malformed_spec_file()
     {

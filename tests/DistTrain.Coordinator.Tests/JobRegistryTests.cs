@@ -73,6 +73,20 @@ public class JobRegistryTests : IAsyncLifetime
         Assert.False(await r.ReportAsync(new ProgressReport { WorkerId = w0, JobId = job.Id, Rank = 0, Epoch = 1 }));
     }
 
+    [Theory]
+    [InlineData(0, "rank 0: the ring link from rank 1 failed: Unavailable", "rank 0: the ring link from rank 1 failed: Unavailable")]
+    [InlineData(1, "the dataset does not hash to its digest", "rank 1: the dataset does not hash to its digest")]
+    [InlineData(1, "rank 0: a message about another rank", "rank 1: rank 0: a message about another rank")]
+    public async Task A_failed_rank_is_named_once_in_the_reason(int rank, string error, string reason)
+    {
+        var r = Registry();
+        var job = await r.SubmitAsync(Spec());
+        var w0 = await r.RegisterAsync("http://127.0.0.1:7001", 1);
+        var w1 = await r.RegisterAsync("http://127.0.0.1:7002", 1);
+        await r.ReportAsync(new ProgressReport { WorkerId = rank == 0 ? w0 : w1, JobId = job.Id, Rank = rank, Error = error });
+        Assert.Equal(reason, (await r.GetAsync(job.Id)).Error);
+    }
+
     [Fact]
     public async Task Cancelling_stops_a_job_and_cannot_be_repeated()
     {
@@ -96,7 +110,7 @@ public class JobRegistryTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(3, 128, "cannot be split evenly across 3 workers")]
+    [InlineData(3, 2, "a global batch of 2 leaves some of the 3 workers without a sample")]
     [InlineData(0, 128, "at least one worker")]
     [InlineData(2, 2048, "fewer than one global batch of 2048")]
     public async Task Unworkable_jobs_are_refused_at_submission(int workers, int batch, string expected)

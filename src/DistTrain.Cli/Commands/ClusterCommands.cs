@@ -52,6 +52,9 @@ public static class ClusterCommands
             {
                 // Ctrl-C or SIGTERM: stop serving.
             }
+            // Stop first (the silo deactivates its grains and leaves the cluster; open calls get HostOptions'
+            // shutdown timeout), then dispose: disposing a running host would cut the silo off mid-stop.
+            await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
             return 0;
         });
@@ -76,7 +79,7 @@ public static class ClusterCommands
         {
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "worker", ct);
             return await new WorkerRuntime(new WorkerOptions(p.GetValue(coordinator)!, p.GetValue(bind)!, p.GetValue(port),
-                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once)), Terminal.Info).RunAsync(ct);
+                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once)), Terminal.Info) { StopReason = () => ProcessSignals.Reason }.RunAsync(ct);
         });
         return command;
     }

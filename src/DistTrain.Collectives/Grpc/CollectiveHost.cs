@@ -25,6 +25,11 @@ public static class CollectiveHost
             throw new ArgumentException($"bind address '{bindAddress}' is not an IP address");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failure to start (a port in use) reaches the caller as an exception with a message; the host's own log of it
+        // would be a stack trace on the user's terminal.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
+        // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = null;

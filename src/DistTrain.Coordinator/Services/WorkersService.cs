@@ -17,4 +17,11 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
 
     public override Task<ProgressAck> ReportProgress(ProgressReport request, ServerCallContext context) =>
         Errors.Map(async () => new ProgressAck { Continue = await registry.ReportAsync(request) });
+
+    public override Task<LeaveResponse> Leave(LeaveRequest request, ServerCallContext context) =>
+        Errors.Map(async () =>
+        {
+            await registry.LeaveAsync(request.WorkerId, request.Reason);
+            return new LeaveResponse();
+        });
 }
