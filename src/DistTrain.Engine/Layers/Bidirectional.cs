@@ -25,6 +25,12 @@ public sealed class Bidirectional : Layer
 
     public Recurrent Forwards { get; }
     public Recurrent Backwards { get; private set; } = null!;
+
+    public override void UseRandomStream(int stream)
+    {
+        Forwards.UseRandomStream(stream);
+        Backwards?.UseRandomStream(stream);
+    }
     public string MergeMode { get; }
     public override string TypeName => "bidirectional";
 

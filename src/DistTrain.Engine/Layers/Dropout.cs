@@ -25,6 +25,8 @@ public sealed class Dropout : Layer
 
     public float Rate { get; }
     public int Seed { get; }
+
+    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
     public override string TypeName => "dropout";
 
     protected override int[] OnBuild(int[] inputShape, ParameterStore store) => inputShape;

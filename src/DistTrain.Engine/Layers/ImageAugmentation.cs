@@ -14,7 +14,7 @@ public abstract class ImageAugmentation : Layer
 {
     private static readonly string[] FillModes = ["reflect", "constant", "nearest", "wrap"];
     private readonly Tensor _output = new(0), _dx = new(0);
-    private readonly Random _rng;
+    private Random _rng;
     private float[] _transforms = [];
     private bool _lastTraining;
     private int _h, _w, _c;
@@ -30,6 +30,8 @@ public abstract class ImageAugmentation : Layer
 
     public string FillMode { get; }
     public int Seed { get; }
+
+    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
 
     /// <summary>Draws one sample's map into t (6 floats) for an h × w image.</summary>
     protected abstract void SampleTransform(Random rng, int h, int w, Span<float> t);

@@ -67,6 +67,18 @@ public abstract class Layer
     /// </summary>
     public virtual Tensor? ComputeMask(Tensor input) => null;
 
+    /// <summary>
+    /// Moves a stochastic layer (dropout, augmentation) to random stream <paramref name="stream"/> of its seed; stream 0
+    /// is the seed's own. Data-parallel replicas each take their rank's stream: with one stream, every replica would draw
+    /// the same masks for its slice of the batch, so the global batch would repeat each mask N times.
+    /// </summary>
+    public virtual void UseRandomStream(int stream)
+    {
+    }
+
+    /// <summary>The seed of stream <paramref name="stream"/> of <paramref name="seed"/>; stream 0 is the seed itself.</summary>
+    protected static int StreamSeed(int seed, int stream) => stream == 0 ? seed : unchecked(seed * 1_000_003 + stream * 7_919);
+
     /// <summary>The layer's configuration as a spec object: {"type": ..., "name": ..., ...}.</summary>
     public JsonObject ToSpec()
     {

@@ -24,7 +24,7 @@ namespace DistTrain.Engine.Layers;
 public abstract class Recurrent : Layer
 {
     private readonly Tensor _output = new(0), _dx = new(0);
-    private readonly Random _rng;
+    private Random _rng;
     private float[] _xt = [], _zx = [], _h = [], _c = [], _hd = [], _aux = [], _dzx = [], _stepMask = [];
     private float[] _dropMask = [], _recMask = [], _dhNext = [], _dc = [], _dhd = [], _dhDirect = [], _dxt = [], _saved = [];
     private bool _dropping, _recDropping;
@@ -58,6 +58,8 @@ public abstract class Recurrent : Layer
     public float Dropout { get; }
     public float RecurrentDropout { get; }
     public int Seed { get; }
+
+    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
 
     /// <summary>h at the last step (B, U), after a forward pass.</summary>
     public Tensor FinalHidden { get; } = new(0);

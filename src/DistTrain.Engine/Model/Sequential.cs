@@ -36,6 +36,12 @@ public sealed class Sequential
     public int[] InputShape { get; }
     public int Seed { get; }
     public IReadOnlyList<Layer> Layers => _layers;
+
+    /// <summary>Moves every stochastic layer to random stream <paramref name="stream"/> (<see cref="Layer.UseRandomStream"/>).</summary>
+    public void UseRandomStream(int stream)
+    {
+        foreach (var layer in _layers) layer.UseRandomStream(stream);
+    }
     public ParameterStore Store { get; } = new();
     public Optimizer? Optimizer { get; private set; }
     public Loss? Loss { get; private set; }

@@ -23,6 +23,26 @@ public class LayerBehaviourTests
         _ = store;
     }
 
+    /// <summary>
+    /// Replicas draw their own dropout masks: stream 0 is the seed's own (what one process draws), and stream r gives
+    /// other masks, so N replicas do not repeat one mask across the global batch. A residual block passes it on.
+    /// </summary>
+    [Fact]
+    public void Each_random_stream_draws_its_own_dropout_masks_and_stream_0_is_the_seed()
+    {
+        float[] Masks(int? stream)
+        {
+            var (layer, _) = GradCheck.Build(() => new Residual([new Dense(16), new Dropout(0.5f, seed: 3)]), [16]);
+            if (stream is { } s) layer.UseRandomStream(s);
+            var x = TestData.Tensor(1, 8, 16);
+            return [.. layer.Forward(x, training: true).Span, .. layer.Forward(x, training: true).Span];
+        }
+        Assert.Equal(Masks(null), Masks(0));
+        Assert.Equal(Masks(1), Masks(1));
+        Assert.NotEqual(Masks(0), Masks(1));
+        Assert.NotEqual(Masks(1), Masks(2));
+    }
+
     [Fact]
     public void Same_padding_output_size_follows_keras()
     {
