@@ -33,8 +33,9 @@ public static class CliRunner
             return parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, stop)
                 .GetAwaiter().GetResult();
         }
-        catch (Exception e) when (e is OperationCanceledException || e is Grpc.Core.RpcException { StatusCode: Grpc.Core.StatusCode.Cancelled } && ProcessSignals.Received is not null)
+        catch (Exception e) when (ProcessSignals.Received is not null || e is OperationCanceledException)
         {
+            // After SIGTERM, whatever the command was doing ends the same way: a peer's broken ring link, a cancelled call.
             Console.Error.WriteLine($"disttrain: stopped: {ProcessSignals.Reason}");
             return ProcessSignals.ExitCode;
         }

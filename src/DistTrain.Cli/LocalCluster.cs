@@ -25,7 +25,7 @@ public sealed class LocalCluster : IDisposable
     /// <summary>Where each process's output goes, named in failures.</summary>
     public string LogDirectory { get; }
 
-    public IReadOnlyList<int> ProcessIds => _processes.Select(p => p.Id).ToList();
+    public IReadOnlyList<int> ProcessIds => Snapshot().Select(p => p.Id).ToList();
 
     /// <summary>A free TCP port on loopback (the kernel picks it; it is free again by the time the child binds it).</summary>
     public static int FreePort() => Coordinator.LoopbackPort.Free();
@@ -45,7 +45,7 @@ public sealed class LocalCluster : IDisposable
         foreach (var (key, value) in DistTrain.Collectives.Grpc.RingProcessEnvironment.Variables)
             if (Environment.GetEnvironmentVariable(key) is null) psi.Environment[key] = value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
-        _processes.Add(process);
+        lock (_processes) _processes.Add(process);
         var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };
         var lines = _lines[process.Id] = new System.Collections.Concurrent.BlockingCollection<string>();
         process.OutputDataReceived += (_, e) =>
@@ -87,7 +87,7 @@ public sealed class LocalCluster : IDisposable
 
     /// <summary>A child that has already exited, with its exit code, if any.</summary>
     public (Process Process, int ExitCode)? Exited() =>
-        _processes.Where(p => p.HasExited && p.ExitCode != 0).Select(p => ((Process, int)?)(p, p.ExitCode)).FirstOrDefault();
+        Snapshot().Where(p => p.HasExited && p.ExitCode != 0).Select(p => ((Process, int)?)(p, p.ExitCode)).FirstOrDefault();
 
     /// <summary>
     /// Gives <paramref name="children"/> up to <paramref name="timeout"/> to exit on their own (workers leave once their
@@ -108,7 +108,7 @@ public sealed class LocalCluster : IDisposable
 
     private void KillAll(object? sender, EventArgs e)
     {
-        foreach (var p in _processes)
+        foreach (var p in Snapshot())
             try
             {
                 if (!p.HasExited) p.Kill(entireProcessTree: true);
@@ -119,18 +119,26 @@ public sealed class LocalCluster : IDisposable
             }
     }
 
+    private List<Process> Snapshot()
+    {
+        lock (_processes) return [.. _processes];
+    }
+
+    /// <summary>
+    /// Stops the children: SIGTERM to all but the first (the workers, which leave their coordinator), then to the first
+    /// (the coordinator), each group given part of <see cref="StopGrace"/>; whatever is still running then is killed.
+    /// </summary>
     public void Dispose()
     {
-        AppDomain.CurrentDomain.ProcessExit -= KillAll;
-        var running = _processes.Where(p => !p.HasExited).ToList();
-        foreach (var p in running) ProcessSignals.Send(p.Id, ProcessSignals.SIGTERM);
-        var deadline = DateTime.UtcNow + StopGrace;
-        foreach (var p in _processes)
+        var all = Snapshot();
+        var start = DateTime.UtcNow;
+        Terminate(all.Skip(1), start + StopGrace * 0.6);
+        Terminate(all.Take(1), start + StopGrace);
+        foreach (var p in all)
         {
             try
             {
-                var left = deadline - DateTime.UtcNow;
-                if (!p.WaitForExit(left > TimeSpan.Zero ? left : TimeSpan.Zero)) p.Kill(entireProcessTree: true);
+                if (!p.HasExited) p.Kill(entireProcessTree: true);
                 p.WaitForExit(5000);
             }
             catch (InvalidOperationException)
@@ -139,5 +147,14 @@ public sealed class LocalCluster : IDisposable
             }
             p.Dispose();
         }
+        AppDomain.CurrentDomain.ProcessExit -= KillAll;
+    }
+
+    // SIGTERM to each running process of the group, then wait for them until the deadline.
+    private static void Terminate(IEnumerable<Process> group, DateTime deadline)
+    {
+        var running = group.Where(p => !p.HasExited).ToList();
+        foreach (var p in running) ProcessSignals.Send(p.Id, ProcessSignals.SIGTERM);
+        foreach (var p in running) p.WaitForExit(deadline > DateTime.UtcNow ? deadline - DateTime.UtcNow : TimeSpan.Zero);
     }
 }

@@ -39,13 +39,15 @@ public static class ProcessSignals
             if (Received is not null) return;
             Received = name;
         }
-        s_stop.Cancel();
+        // The watchdog first; then the cancellation, off the runtime's signal thread, since the callbacks it runs (a
+        // command unwinding, local stopping its children) may take seconds.
         _ = Task.Delay(s_grace).ContinueWith(_ =>
         {
             Console.Error.WriteLine(s_grace > TimeSpan.Zero ? $"disttrain: still running {s_grace.TotalSeconds:0} s after {name}; exiting"
                 : $"disttrain: stopped: {Reason}");
             Environment.Exit(ExitCode);
         }, TaskScheduler.Default);
+        _ = Task.Run(s_stop.Cancel);
     }
 
     /// <summary>The exit code for a run that a signal stopped.</summary>

@@ -110,8 +110,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     }
 
     /// <summary>
-    /// A worker shuts down: it leaves the table (so it is never assigned again) and its grain records why; a job it was
-    /// training fails at once with that reason, naming its rank, and its other workers are freed.
+    /// A worker shuts down: it leaves the table (so it is never assigned again) and its grain is marked Left; a job it
+    /// was training fails at once with the reason, naming its rank, and its other workers are freed.
     /// </summary>
     public async Task LeaveAsync(string workerId, string reason)
     {
@@ -129,7 +129,14 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (jobId is not null && await JobGrain(jobId).Get() is { IsFinal: false })
         {
             DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(jobId));
-            await FinishAsync(jobId, new JobFailed(FailureReason(rank, $"{workerId} left: {reason}")));
+            try
+            {
+                await FinishAsync(jobId, new JobFailed(FailureReason(rank, $"{workerId} left: {reason}")));
+            }
+            catch (InvalidJobChangeException)
+            {
+                // The job ended in the meantime (its last report, or another rank's failure): nothing left to fail.
+            }
         }
     }
 

@@ -9,9 +9,14 @@ namespace DistTrain.Worker;
 /// stalls a training step (the report is one call with a deadline, and the ring waits for no one else).
 /// <para>
 /// Reports go out in order. A step report is dropped when a newer one is already queued: it only moves a progress
-/// bar. An epoch report (the job's history; the last one completes the job) is retried until the coordinator takes
-/// it, within <see cref="EpochReportPatience"/>. An ack that says the job has ended raises <see cref="StopAsked"/>.
-/// Disposing sends what is queued, within <see cref="DrainBound"/>.
+/// bar. An epoch report (the job's history; the last one completes the job) is retried while the coordinator is
+/// unreachable, within <see cref="EpochReportPatience"/>; an answer that can never change (an unknown worker or job)
+/// is not retried. An ack that says the job has ended raises <see cref="StopAsked"/>.
+/// </para>
+/// <para>
+/// <see cref="FlushAsync"/> waits for every queued report and fails if an epoch report was not delivered, so that
+/// a job is never left running because its last report was lost. Disposing sends what is queued without failing:
+/// within <see cref="DrainBound"/>, or one second once the job's token is cancelled.
 /// </para>
 /// </summary>
 public sealed class ProgressReporter : IAsyncDisposable
@@ -19,7 +24,7 @@ public sealed class ProgressReporter : IAsyncDisposable
     /// <summary>The deadline of one report call.</summary>
     public static readonly TimeSpan CallDeadline = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long an epoch report is retried before it is given up (and logged).</summary>
+    /// <summary>How long an epoch report is retried before it is given up.</summary>
     public static readonly TimeSpan EpochReportPatience = TimeSpan.FromSeconds(60);
 
     /// <summary>How long disposing waits for the queue to drain.</summary>
@@ -27,15 +32,19 @@ public sealed class ProgressReporter : IAsyncDisposable
 
     private readonly Workers.WorkersClient _workers;
     private readonly Action<string> _log;
+    private readonly CancellationToken _job;
     private readonly Channel<ProgressReport> _queue = Channel.CreateUnbounded<ProgressReport>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _abandon = new();
     private readonly Task _sender;
     private volatile bool _stopAsked;
+    private volatile string? _undelivered;
 
-    public ProgressReporter(Workers.WorkersClient workers, Action<string> log)
+    /// <param name="job">The job's token: once it is cancelled, disposing waits only briefly.</param>
+    public ProgressReporter(Workers.WorkersClient workers, Action<string> log, CancellationToken job = default)
     {
         _workers = workers;
         _log = log;
+        _job = job;
         _sender = Task.Run(SendAllAsync);
     }
 
@@ -47,61 +56,70 @@ public sealed class ProgressReporter : IAsyncDisposable
 
     private async Task SendAllAsync()
     {
-        bool warned = false;
-        await foreach (var report in _queue.Reader.ReadAllAsync(_abandon.Token).ConfigureAwait(false))
+        try
         {
-            if (!report.EpochDone && _queue.Reader.TryPeek(out _)) continue; // a newer report supersedes this step
-            var giveUp = DateTime.UtcNow + (report.EpochDone ? EpochReportPatience : TimeSpan.Zero);
-            for (int attempt = 0; ; attempt++)
+            bool warned = false;
+            await foreach (var report in _queue.Reader.ReadAllAsync(_abandon.Token).ConfigureAwait(false))
             {
-                try
+                if (!report.EpochDone && _queue.Reader.TryPeek(out _)) continue; // a newer report supersedes this step
+                var giveUp = DateTime.UtcNow + (report.EpochDone ? EpochReportPatience : TimeSpan.Zero);
+                for (int attempt = 0; ; attempt++)
                 {
-                    var ack = await _workers.ReportProgressAsync(report, deadline: DateTime.UtcNow + CallDeadline,
-                        cancellationToken: _abandon.Token).ConfigureAwait(false);
-                    if (!ack.Continue) _stopAsked = true;
-                    warned = false;
-                    break;
-                }
-                catch (RpcException e) when (!_abandon.IsCancellationRequested)
-                {
-                    if (!warned) _log($"progress report to the coordinator failed: {e.Status.StatusCode} {e.Status.Detail}; training goes on");
-                    warned = true;
-                    if (DateTime.UtcNow >= giveUp)
+                    try
                     {
-                        if (report.EpochDone) _log($"gave up reporting epoch {report.Epoch} after {EpochReportPatience.TotalSeconds:0} s");
+                        var ack = await _workers.ReportProgressAsync(report, deadline: DateTime.UtcNow + CallDeadline,
+                            cancellationToken: _abandon.Token).ConfigureAwait(false);
+                        if (!ack.Continue) _stopAsked = true;
+                        warned = false;
                         break;
                     }
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), _abandon.Token).ConfigureAwait(false);
+                    catch (RpcException e) when (!_abandon.IsCancellationRequested)
+                    {
+                        if (!warned) _log($"progress report to the coordinator failed: {e.Status.StatusCode} {e.Status.Detail}; training goes on");
+                        warned = true;
+                        if (!Transient(e.StatusCode) || DateTime.UtcNow >= giveUp)
+                        {
+                            if (report.EpochDone) _undelivered = $"epoch {report.Epoch}'s report: {e.Status.StatusCode} {e.Status.Detail}";
+                            break;
+                        }
+                        await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 << Math.Min(attempt, 5))), _abandon.Token).ConfigureAwait(false);
+                    }
                 }
             }
         }
+        catch (Exception e) when (_abandon.IsCancellationRequested && e is OperationCanceledException or RpcException { StatusCode: StatusCode.Cancelled })
+        {
+            // Abandoned by DisposeAsync: what was still queued is dropped, as it logged.
+        }
+        catch (Exception e)
+        {
+            _undelivered = $"the reporter stopped: {e.Message}";
+            _log($"progress reports stopped: {e.Message}");
+        }
     }
 
-    /// <summary>Sends what is queued, waiting at most <see cref="DrainBound"/>, then stops.</summary>
+    // Worth another try: the coordinator may come back or answer in time.
+    private static bool Transient(StatusCode code) =>
+        code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal
+            or StatusCode.Unknown;
+
+    /// <summary>Sends every queued report; throws if an epoch report could not be delivered.</summary>
+    public async Task FlushAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _sender.ConfigureAwait(false);
+        if (_undelivered is { } what) throw new InvalidOperationException($"the coordinator did not take {what}");
+    }
+
+    /// <summary>Sends what is queued within <see cref="DrainBound"/> (a second once the job is cancelled), then stops.</summary>
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        try
-        {
-            await _sender.WaitAsync(DrainBound).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            _log($"progress reports still unsent after {DrainBound.TotalSeconds:0} s; dropped");
-        }
-        catch (OperationCanceledException)
-        {
-            // Abandoned below.
-        }
+        var bound = _job.IsCancellationRequested ? TimeSpan.FromSeconds(1) : DrainBound;
+        if (await Task.WhenAny(_sender, Task.Delay(bound)).ConfigureAwait(false) != _sender)
+            _log($"progress reports still unsent after {bound.TotalSeconds:0} s; dropped");
         await _abandon.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            await _sender.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // What was still queued is dropped, as logged above.
-        }
+        await _sender.ConfigureAwait(false); // never throws: SendAllAsync catches everything
         _abandon.Dispose();
     }
 }

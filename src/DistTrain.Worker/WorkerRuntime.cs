@@ -26,47 +26,52 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     /// <summary>Why the worker is stopping once its token is cancelled (e.g. "it received SIGTERM"), as told to the coordinator.</summary>
     public Func<string> StopReason { get; init; } = () => "it was asked to stop";
 
-    private bool _left;
+    private int _left;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Threading.Threads = options.Threads;
         var outbox = new RingOutbox(options.CollectiveTimeout);
         var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken);
-        await using var _ = host;
+        await using var ringHost = host;
         string advertise = options.Advertise ?? AdvertisedAddress.For(bound);
         using var channel = GrpcChannel.ForAddress(options.Coordinator, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
         var workers = new Workers.WorkersClient(channel);
         string id = (await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = advertise, Threads = options.Threads },
             cancellationToken: cancellationToken)).WorkerId;
         log($"{id}: serving the ring at {advertise}, registered with {options.Coordinator}");
-        using var heartbeats = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var heartbeats = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(workers, id, heartbeats.Token);
+        // Asked to stop (SIGTERM): leave first, and only then stop training and waiting. The coordinator then fails a
+        // running job with this worker's reason before any ring link breaks, rather than with a peer's broken link.
+        using var stopping = new CancellationTokenSource();
+        var token = stopping.Token;
+        using var onStop = cancellationToken.Register(() => _ = Task.Run(async () =>
+        {
+            await heartbeats.CancelAsync();
+            await LeaveAsync(workers, id);
+            await stopping.CancelAsync();
+        }));
         try
         {
             do
             {
-                var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: cancellationToken);
+                var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: token);
                 log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
                 try
                 {
-                    await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, cancellationToken);
+                    await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, token);
                 }
-                catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                catch (Exception e) when (!token.IsCancellationRequested
                     && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
                 {
                     log($"{id}: failed: {e.Message}");
                     await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
-                        cancellationToken: CancellationToken.None);
+                        deadline: DateTime.UtcNow + ProgressReporter.CallDeadline);
                     if (options.Once) return 1;
                 }
-            } while (!options.Once && !cancellationToken.IsCancellationRequested);
+            } while (!options.Once && !token.IsCancellationRequested);
             return 0;
-        }
-        catch (Exception) when (cancellationToken.IsCancellationRequested)
-        {
-            await LeaveAsync(workers, id);
-            throw;
         }
         finally
         {
@@ -87,7 +92,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var lastReport = TimeSpan.Zero;
         var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
-        await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"));
+        await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"), cancellationToken);
         var trainer = new DistributedTrainer(model, ring, plan)
         {
             OnStep = step =>
@@ -118,16 +123,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
             StopRequested = () => reporter.StopAsked,
         };
-        try
-        {
-            await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
-        }
-        catch (Exception) when (cancellationToken.IsCancellationRequested)
-        {
-            // Leave before the ring link closes, so that the job fails with this reason rather than a peer's broken link.
-            await LeaveAsync(workers, id);
-            throw;
-        }
+        await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
+        // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
+        await reporter.FlushAsync();
         if (trainer.Stopped)
         {
             log($"{id}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
@@ -139,8 +137,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     // must not hold up the shutdown.
     private async Task LeaveAsync(Workers.WorkersClient workers, string id)
     {
-        if (_left) return;
-        _left = true;
+        if (Interlocked.Exchange(ref _left, 1) == 1) return;
         string reason = StopReason();
         try
         {

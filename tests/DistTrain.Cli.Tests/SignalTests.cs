@@ -88,7 +88,7 @@ public class SignalTests : IDisposable
         var clock = Stopwatch.StartNew();
         train.Signal(ProcessSignals.SIGTERM);
         Assert.Equal(143, train.ExitsWithin(Bound));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed.TotalSeconds:F1} s"); // not the 8 s grace
         Assert.Contains("stopped: it received SIGTERM", train.Output);
     }
 

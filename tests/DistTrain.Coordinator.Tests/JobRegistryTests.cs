@@ -88,6 +88,31 @@ public class JobRegistryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_that_leaves_fails_its_job_once_and_an_idle_one_is_never_assigned()
+    {
+        var r = Registry();
+        var job = await r.SubmitAsync(Spec());
+        var w0 = await r.RegisterAsync("http://127.0.0.1:7001", 1);
+        var w1 = await r.RegisterAsync("http://127.0.0.1:7002", 1);
+        await r.LeaveAsync(w1, "it received SIGTERM");
+        var failed = await r.GetAsync(job.Id);
+        Assert.Equal(JobStatus.Failed, failed.Status);
+        Assert.Equal($"rank 1: {w1} left: it received SIGTERM", failed.Error);
+        Assert.Equal(State.WorkerPhase.Left, (await _silo.Grains.GetGrain<State.IWorkerGrain>(w1).Get())!.Phase);
+        // A peer's report of the broken ring, arriving after the leave, does not change the reason.
+        Assert.False(await r.ReportAsync(new ProgressReport { WorkerId = w0, JobId = job.Id, Rank = 0, Error = "rank 0: the ring link from rank 1 failed" }));
+        Assert.Equal(failed.Error, (await r.GetAsync(job.Id)).Error);
+
+        // w0 is idle again; an idle worker that leaves is not given the next job, a new one is.
+        await r.LeaveAsync(w0, "it received SIGINT");
+        var next = await r.SubmitAsync(Spec(workers: 1));
+        var w2 = await r.RegisterAsync("http://127.0.0.1:7003", 1);
+        var a = await r.WaitForAssignmentAsync(w2, CancellationToken.None);
+        Assert.Equal(next.Id, a.JobId);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => r.WaitForAssignmentAsync(w0, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Cancelling_stops_a_job_and_cannot_be_repeated()
     {
         var r = Registry();

@@ -71,6 +71,7 @@ public class DistributedTrainerTests
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)] // slices of 8, 8, 7 and 7
     public async Task Batch_norm_replicas_keep_identical_moving_statistics(int n)
     {
         var (x, y) = Blobs(600, 1);
