@@ -27,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   need apt-get || { echo "test.sh: the tests need ${missing[*]}, and this is not a Debian-like system; install them and run again" >&2; exit 1; }
   echo "== apt-get install ${missing[*]}"
   "${sudo[@]}" apt-get update >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 echo "== build"

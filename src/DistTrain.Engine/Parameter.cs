@@ -3,7 +3,8 @@ namespace DistTrain.Engine;
 /// <summary>
 /// A named view into a model's flat buffers. Trainable parameters live in <see cref="ParameterStore.Values"/> with
 /// their gradients at the same offsets in <see cref="ParameterStore.Gradients"/>; non-trainable state (batch-norm
-/// running statistics) lives in <see cref="ParameterStore.State"/> and is never reduced or optimised.
+/// running statistics) lives in <see cref="ParameterStore.State"/> and is never optimised (data-parallel replicas
+/// average it every step).
 /// </summary>
 public sealed class Parameter
 {

@@ -53,7 +53,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     {
         int n = ring.Transport.WorldSize, rank = ring.Transport.Rank;
         ShardPlan.Validate(trainX.Batch, plan.GlobalBatch, n);
-        model.UseRandomStream(rank); // each replica its own dropout masks and augmentations; rank 0 draws as one process would
+        model.UseRandomStream(rank); // each replica its own dropout masks and augmentations (rank 0 keeps the seed's own stream)
         var results = new List<EpochResult>();
         long step = 0;
         // Before the first step: every replica must start from the same parameters (a seed or spec that differs

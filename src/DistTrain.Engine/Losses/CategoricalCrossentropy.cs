@@ -3,7 +3,8 @@ namespace DistTrain.Engine.Losses;
 /// <summary>
 /// L = mean_b −Σ_k y_k log p_k for one-hot (or soft) targets y (B, K).
 /// From logits z: L = Σ_k y_k (logsumexp(z) − z_k), dL/dz = (softmax(z)·Σy − y)/B, stable through the max shift.
-/// From probabilities p is clipped to [ε, 1 − ε]: dL/dp = −y/(p·B) (zero where clipped).
+/// From probabilities, as Keras 3: each row is renormalised by its sum S, q = p/S, clipped to [ε, 1 − ε];
+/// dL/dp_j = (u_j + Σ_{k unclipped} y_k)/(S·B) with u_j = −y_j/q_j (zero where clipped).
 /// </summary>
 public sealed class CategoricalCrossentropy(bool fromLogits = false) : Loss(fromLogits)
 {

@@ -63,8 +63,8 @@ public class OptimizerTests
 
     /// <summary>
     /// Keras 3 puts ε inside the root: p −= lr·g/√(a + ε). From a zero accumulator with a gradient of 1e-4, that is
-    /// lr·1e-4/√(1e-8 + 1e-7) ≈ 0.30·lr, where √a + ε would give 0.50·lr; the edge cases must match the formula to 1e-6
-    /// relative.
+    /// lr·1e-4/√(1e-8 + 1e-7) ≈ 0.30·lr, where 1e-4/(√1e-8 + ε) would give about 1.0·lr; the edge cases must match the
+    /// formula to 1e-6 relative.
     /// </summary>
     [Theory]
     [InlineData(1e-4, 0.0)]
