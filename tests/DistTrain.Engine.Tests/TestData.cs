@@ -18,6 +18,13 @@ internal static class TestData
         return t;
     }
 
+    /// <summary>
+    /// Every vector width this CPU can run, one theory case each, so the test list shows which widths ran here
+    /// (an AVX2 machine lists no V512 case rather than passing one quietly).
+    /// </summary>
+    public static IEnumerable<object[]> VectorWidths() =>
+        Engine.Kernels.Simd.Supported.Where(w => w != Engine.Kernels.SimdWidth.Scalar).Select(w => new object[] { w });
+
     /// <summary>Lengths around every vector width, as kernels are tested at.</summary>
     public static readonly int[] EdgeLengths = [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 513];
 

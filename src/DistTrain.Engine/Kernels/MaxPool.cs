@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace DistTrain.Engine.Kernels;
@@ -14,7 +12,7 @@ public static class MaxPool
     /// <param name="y">(n, OH, OW, C)</param>
     /// <param name="argmax">(n, OH, OW, C) flat indices into x</param>
     /// <param name="x">(n, H, W, C)</param>
-    public static void Forward(Span<float> y, Span<int> argmax, ReadOnlySpan<float> x, int n, in ConvGeometry g, SimdWidth width = default)
+    public static unsafe void Forward(Span<float> y, Span<int> argmax, ReadOnlySpan<float> x, int n, in ConvGeometry g, SimdWidth width = default)
     {
         if (width == default) width = Simd.Best;
         int vw = width == SimdWidth.Scalar ? 0 : (int)width;
@@ -23,9 +21,23 @@ public static class MaxPool
             Reference(y, argmax, x, n, g);
             return;
         }
-        ref float px = ref MemoryMarshal.GetReference(x);
-        ref float py = ref MemoryMarshal.GetReference(y);
-        ref int pa = ref MemoryMarshal.GetReference(argmax);
+        fixed (float* px = x, py = y)
+        fixed (int* pa = argmax)
+        {
+            switch (width)
+            {
+                case SimdWidth.V512: Pool<Ops512, Vector512<float>, Vector512<int>>(py, pa, px, n, g); break;
+                case SimdWidth.V256: Pool<Ops256, Vector256<float>, Vector256<int>>(py, pa, px, n, g); break;
+                default: Pool<Ops128, Vector128<float>, Vector128<int>>(py, pa, px, n, g); break;
+            }
+        }
+    }
+
+    // Per output pixel and strip of W.Count channels: keep the running max and, where a later pixel is strictly
+    // larger, its index, so the first maximum wins ties as in the reference.
+    private static unsafe void Pool<W, TV, TI>(float* y, int* argmax, float* x, int n, in ConvGeometry g)
+        where W : IVectorOps<TV>, IVectorIndexOps<TV, TI> where TV : struct where TI : struct
+    {
         int c = g.C, o = 0;
         for (int b = 0; b < n; b++)
         for (int oy = 0; oy < g.OH; oy++)
@@ -34,80 +46,21 @@ public static class MaxPool
             int y0 = Math.Max(oy * g.SH - g.PadTop, 0), y1 = Math.Min(oy * g.SH - g.PadTop + g.KH, g.H);
             int x0 = Math.Max(ox * g.SW - g.PadLeft, 0), x1 = Math.Min(ox * g.SW - g.PadLeft + g.KW, g.W);
             int first = ((b * g.H + y0) * g.W + x0) * c;
-            for (int ch = 0; ch < c; ch += vw)
+            for (int ch = 0; ch < c; ch += W.Count)
             {
-                switch (width)
+                var best = W.Load(x + first + ch);
+                var at = W.AddIndex(W.Lanes, W.SplatIndex(first + ch));
+                for (int iy = y0; iy < y1; iy++)
+                for (int ix = x0; ix < x1; ix++)
                 {
-                    case SimdWidth.V512: Window512(ref px, ref py, ref pa, o + ch, first + ch, y0, y1, x0, x1, b, g); break;
-                    case SimdWidth.V256: Window256(ref px, ref py, ref pa, o + ch, first + ch, y0, y1, x0, x1, b, g); break;
-                    default: Window128(ref px, ref py, ref pa, o + ch, first + ch, y0, y1, x0, x1, b, g); break;
+                    int i = ((b * g.H + iy) * g.W + ix) * c + ch;
+                    if (i == first + ch) continue;
+                    W.KeepGreater(W.Load(x + i), W.AddIndex(W.Lanes, W.SplatIndex(i)), ref best, ref at);
                 }
+                W.Store(best, y + o + ch);
+                W.StoreIndex(at, argmax + o + ch);
             }
         }
-    }
-
-    // One output pixel, 16 channels: keep the running max and, where a later pixel is strictly larger, its index.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Window512(ref float px, ref float py, ref int pa, int o, int first, int y0, int y1, int x0, int x1, int b, in ConvGeometry g)
-    {
-        var lanes = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        var best = Vector512.LoadUnsafe(ref px, (nuint)first);
-        var at = lanes + Vector512.Create(first);
-        int ch = first - ((b * g.H + y0) * g.W + x0) * g.C;
-        for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++)
-        {
-            int i = ((b * g.H + iy) * g.W + ix) * g.C + ch;
-            if (i == first) continue;
-            var v = Vector512.LoadUnsafe(ref px, (nuint)i);
-            var more = Vector512.GreaterThan(v, best);
-            best = Vector512.ConditionalSelect(more, v, best);
-            at = Vector512.ConditionalSelect(more.AsInt32(), lanes + Vector512.Create(i), at);
-        }
-        best.StoreUnsafe(ref py, (nuint)o);
-        at.StoreUnsafe(ref pa, (nuint)o);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Window256(ref float px, ref float py, ref int pa, int o, int first, int y0, int y1, int x0, int x1, int b, in ConvGeometry g)
-    {
-        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        var best = Vector256.LoadUnsafe(ref px, (nuint)first);
-        var at = lanes + Vector256.Create(first);
-        int ch = first - ((b * g.H + y0) * g.W + x0) * g.C;
-        for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++)
-        {
-            int i = ((b * g.H + iy) * g.W + ix) * g.C + ch;
-            if (i == first) continue;
-            var v = Vector256.LoadUnsafe(ref px, (nuint)i);
-            var more = Vector256.GreaterThan(v, best);
-            best = Vector256.ConditionalSelect(more, v, best);
-            at = Vector256.ConditionalSelect(more.AsInt32(), lanes + Vector256.Create(i), at);
-        }
-        best.StoreUnsafe(ref py, (nuint)o);
-        at.StoreUnsafe(ref pa, (nuint)o);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Window128(ref float px, ref float py, ref int pa, int o, int first, int y0, int y1, int x0, int x1, int b, in ConvGeometry g)
-    {
-        var lanes = Vector128.Create(0, 1, 2, 3);
-        var best = Vector128.LoadUnsafe(ref px, (nuint)first);
-        var at = lanes + Vector128.Create(first);
-        int ch = first - ((b * g.H + y0) * g.W + x0) * g.C;
-        for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++)
-        {
-            int i = ((b * g.H + iy) * g.W + ix) * g.C + ch;
-            if (i == first) continue;
-            var v = Vector128.LoadUnsafe(ref px, (nuint)i);
-            var more = Vector128.GreaterThan(v, best);
-            best = Vector128.ConditionalSelect(more, v, best);
-            at = Vector128.ConditionalSelect(more.AsInt32(), lanes + Vector128.Create(i), at);
-        }
-        best.StoreUnsafe(ref py, (nuint)o);
-        at.StoreUnsafe(ref pa, (nuint)o);
     }
 
     /// <summary>The scalar definition, one channel at a time.</summary>

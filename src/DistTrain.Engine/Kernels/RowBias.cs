@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace DistTrain.Engine.Kernels;
@@ -8,9 +8,9 @@ namespace DistTrain.Engine.Kernels;
 /// m[r, c] = m[r, c] + b[c] (optionally followed by relu in the same pass), and <see cref="SumInto"/> computes
 /// db[c] += Σ_r m[r, c]. Convolutions have R = B·OH·OW rows of only C = 32 or 64 columns, where one library call
 /// per row would cost more than the arithmetic; these loops keep a row in vector registers instead.
-/// Width Scalar is the reference.
+/// One generic body at every width; width Scalar is the twin the vector widths are tested against.
 /// </summary>
-public static class RowBias
+public static unsafe class RowBias
 {
     /// <param name="m">(rows, bias.Length), changed in place</param>
     public static void Add(Span<float> m, ReadOnlySpan<float> bias, bool relu = false, SimdWidth width = default)
@@ -19,38 +19,31 @@ public static class RowBias
         if (cols == 0) return;
         if (m.Length % cols != 0) throw new ArgumentException($"a matrix of {m.Length} floats does not have rows of {cols}");
         if (width == default) width = Simd.Best;
-        ref float pm = ref MemoryMarshal.GetReference(m);
-        ref float pb = ref MemoryMarshal.GetReference(bias);
-        int vec = width == SimdWidth.V512 ? cols / 16 * 16 : width == SimdWidth.V256 ? cols / 8 * 8 : width == SimdWidth.V128 ? cols / 4 * 4 : 0;
-        for (int r = 0; r < m.Length; r += cols)
+        int vec = Simd.VectorPart(cols, width);
+        fixed (float* pm = m, pb = bias)
         {
-            int j = 0;
-            if (width == SimdWidth.V512)
-                for (; j < vec; j += 16)
-                {
-                    var v = Vector512.LoadUnsafe(ref pm, (nuint)(r + j)) + Vector512.LoadUnsafe(ref pb, (nuint)j);
-                    if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
-                    v.StoreUnsafe(ref pm, (nuint)(r + j));
-                }
-            else if (width == SimdWidth.V256)
-                for (; j < vec; j += 8)
-                {
-                    var v = Vector256.LoadUnsafe(ref pm, (nuint)(r + j)) + Vector256.LoadUnsafe(ref pb, (nuint)j);
-                    if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
-                    v.StoreUnsafe(ref pm, (nuint)(r + j));
-                }
-            else if (width == SimdWidth.V128)
-                for (; j < vec; j += 4)
-                {
-                    var v = Vector128.LoadUnsafe(ref pm, (nuint)(r + j)) + Vector128.LoadUnsafe(ref pb, (nuint)j);
-                    if (relu) v = Vector128.Max(v, Vector128<float>.Zero);
-                    v.StoreUnsafe(ref pm, (nuint)(r + j));
-                }
-            for (; j < cols; j++)
+            for (float* row = pm, end = pm + m.Length; row < end; row += cols)
             {
-                float v = m[r + j] + bias[j];
-                m[r + j] = relu ? Math.Max(v, 0) : v;
+                switch (width)
+                {
+                    case SimdWidth.V512: AddRange<Ops512, Vector512<float>>(row, pb, relu, 0, vec); break;
+                    case SimdWidth.V256: AddRange<Ops256, Vector256<float>>(row, pb, relu, 0, vec); break;
+                    case SimdWidth.V128: AddRange<Ops128, Vector128<float>>(row, pb, relu, 0, vec); break;
+                }
+                AddRange<Ops1, float>(row, pb, relu, vec, cols);
             }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRange<W, TV>(float* row, float* bias, bool relu, int from, int to) where W : IVectorOps<TV> where TV : struct
+    {
+        var zero = W.Splat(0f);
+        for (int j = from; j < to; j += W.Count)
+        {
+            var v = W.Add(W.Load(row + j), W.Load(bias + j));
+            if (relu) v = W.Max(v, zero);
+            W.Store(v, row + j);
         }
     }
 
@@ -61,36 +54,28 @@ public static class RowBias
         if (cols == 0) return;
         if (m.Length % cols != 0) throw new ArgumentException($"a matrix of {m.Length} floats does not have rows of {cols}");
         if (width == default) width = Simd.Best;
-        ref float pm = ref MemoryMarshal.GetReference(m);
-        ref float pd = ref MemoryMarshal.GetReference(db);
-        int j = 0;
-        // Column strips of one vector: sum down the rows in a register, then add into db once.
-        if (width == SimdWidth.V512)
-            for (; j + 16 <= cols; j += 16)
-            {
-                var acc = Vector512<float>.Zero;
-                for (int r = j; r < m.Length; r += cols) acc += Vector512.LoadUnsafe(ref pm, (nuint)r);
-                (Vector512.LoadUnsafe(ref pd, (nuint)j) + acc).StoreUnsafe(ref pd, (nuint)j);
-            }
-        if (width >= SimdWidth.V256)
-            for (; j + 8 <= cols; j += 8)
-            {
-                var acc = Vector256<float>.Zero;
-                for (int r = j; r < m.Length; r += cols) acc += Vector256.LoadUnsafe(ref pm, (nuint)r);
-                (Vector256.LoadUnsafe(ref pd, (nuint)j) + acc).StoreUnsafe(ref pd, (nuint)j);
-            }
-        if (width >= SimdWidth.V128)
-            for (; j + 4 <= cols; j += 4)
-            {
-                var acc = Vector128<float>.Zero;
-                for (int r = j; r < m.Length; r += cols) acc += Vector128.LoadUnsafe(ref pm, (nuint)r);
-                (Vector128.LoadUnsafe(ref pd, (nuint)j) + acc).StoreUnsafe(ref pd, (nuint)j);
-            }
-        for (; j < cols; j++)
+        int vec = Simd.VectorPart(cols, width);
+        fixed (float* pd = db, pm = m)
         {
-            float acc = 0;
-            for (int r = j; r < m.Length; r += cols) acc += m[r];
-            db[j] += acc;
+            switch (width)
+            {
+                case SimdWidth.V512: SumRange<Ops512, Vector512<float>>(pd, pm, m.Length, cols, 0, vec); break;
+                case SimdWidth.V256: SumRange<Ops256, Vector256<float>>(pd, pm, m.Length, cols, 0, vec); break;
+                case SimdWidth.V128: SumRange<Ops128, Vector128<float>>(pd, pm, m.Length, cols, 0, vec); break;
+            }
+            SumRange<Ops1, float>(pd, pm, m.Length, cols, vec, cols);
+        }
+    }
+
+    // Column strips of one vector: sum down the rows in a register, then add into db once.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SumRange<W, TV>(float* db, float* m, int length, int cols, int from, int to) where W : IVectorOps<TV> where TV : struct
+    {
+        for (int j = from; j < to; j += W.Count)
+        {
+            var acc = W.Splat(0f);
+            for (int r = j; r < length; r += cols) acc = W.Add(acc, W.Load(m + r));
+            W.Store(W.Add(W.Load(db + j), acc), db + j);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace DistTrain.Engine.Kernels;
@@ -7,21 +6,33 @@ namespace DistTrain.Engine.Kernels;
 /// <summary>
 /// Short-row operations (an embedding row, one time step's features: 16 to 128 floats) done inline. At these
 /// lengths a library call's set-up costs as much as the work, and these run once per token per step.
-/// Each falls back to a scalar loop for the tail, which is also what the vector part is tested against.
+/// One generic body at <see cref="Simd.Best"/>; width Scalar runs the tail and is what the vector part is tested against.
 /// </summary>
-public static class Rows
+public static unsafe class Rows
 {
     /// <summary>dst = src.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Copy(ReadOnlySpan<float> src, Span<float> dst)
+    public static void Copy(ReadOnlySpan<float> src, Span<float> dst, SimdWidth width = default)
     {
         if (src.Length != dst.Length) throw new ArgumentException($"row lengths differ: {src.Length} and {dst.Length}");
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; i + 16 <= src.Length; i += 16) Vector512.LoadUnsafe(ref s, (nuint)i).StoreUnsafe(ref d, (nuint)i);
-        for (; i < src.Length; i++) Unsafe.Add(ref d, i) = Unsafe.Add(ref s, i);
+        if (width == default) width = Simd.Best;
+        int n = src.Length, vec = Simd.VectorPart(n, width);
+        fixed (float* s = src, d = dst)
+        {
+            switch (width)
+            {
+                case SimdWidth.V512: CopyRange<Ops512, Vector512<float>>(s, d, 0, vec); break;
+                case SimdWidth.V256: CopyRange<Ops256, Vector256<float>>(s, d, 0, vec); break;
+                case SimdWidth.V128: CopyRange<Ops128, Vector128<float>>(s, d, 0, vec); break;
+            }
+            CopyRange<Ops1, float>(s, d, vec, n);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRange<W, TV>(float* s, float* d, int from, int to) where W : IVectorOps<TV> where TV : struct
+    {
+        for (int i = from; i < to; i += W.Count) W.Store(W.Load(s + i), d + i);
     }
 
     /// <summary>dst += src.</summary>
@@ -30,18 +41,27 @@ public static class Rows
 
     /// <summary>dst += src · scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void MultiplyAddInto(Span<float> dst, ReadOnlySpan<float> src, float scale)
+    public static void MultiplyAddInto(Span<float> dst, ReadOnlySpan<float> src, float scale, SimdWidth width = default)
     {
         if (src.Length != dst.Length) throw new ArgumentException($"row lengths differ: {src.Length} and {dst.Length}");
-        ref float s = ref MemoryMarshal.GetReference(src);
-        ref float d = ref MemoryMarshal.GetReference(dst);
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (width == default) width = Simd.Best;
+        int n = src.Length, vec = Simd.VectorPart(n, width);
+        fixed (float* s = src, d = dst)
         {
-            var k = Vector512.Create(scale);
-            for (; i + 16 <= src.Length; i += 16)
-                Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref s, (nuint)i), k, Vector512.LoadUnsafe(ref d, (nuint)i)).StoreUnsafe(ref d, (nuint)i);
+            switch (width)
+            {
+                case SimdWidth.V512: FmaRange<Ops512, Vector512<float>>(d, s, scale, 0, vec); break;
+                case SimdWidth.V256: FmaRange<Ops256, Vector256<float>>(d, s, scale, 0, vec); break;
+                case SimdWidth.V128: FmaRange<Ops128, Vector128<float>>(d, s, scale, 0, vec); break;
+            }
+            FmaRange<Ops1, float>(d, s, scale, vec, n);
         }
-        for (; i < src.Length; i++) Unsafe.Add(ref d, i) = MathF.FusedMultiplyAdd(Unsafe.Add(ref s, i), scale, Unsafe.Add(ref d, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FmaRange<W, TV>(float* d, float* s, float scale, int from, int to) where W : IVectorOps<TV> where TV : struct
+    {
+        var k = W.Splat(scale);
+        for (int i = from; i < to; i += W.Count) W.Store(W.Fma(W.Load(s + i), k, W.Load(d + i)), d + i);
     }
 }

@@ -2,42 +2,46 @@ using DistTrain.Engine.Kernels;
 
 namespace DistTrain.Engine.Tests.Kernels;
 
-/// <summary>The fused Vector512 gate passes and the fused Adam against their scalar twins, at unit counts around 16.</summary>
+/// <summary>
+/// The fused recurrent gate passes, the fused Adam and the short-row helpers at every vector width this CPU runs,
+/// against their scalar width, at unit counts and lengths around every vector width.
+/// </summary>
 public class SequenceKernelTests
 {
-    private static readonly int[] Units = [1, 7, 15, 16, 17, 33, 64];
+    private static readonly int[] Units = [1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33, 64];
 
-    [Fact]
-    public void Lstm_gates_match_scalar()
+    [Theory]
+    [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
+    public void Lstm_gates_match_scalar(SimdWidth width)
     {
-        if (!Simd.IsSupported(SimdWidth.V512)) return; // the vector pass exists only for Vector512
         foreach (int u in Units)
         {
             int b = 3;
             var zx = TestData.Uniform(b * 4 * u, u, -3, 3);
             var zh = TestData.Uniform(b * 4 * u, u + 1, -3, 3);
             var cp = TestData.Uniform(b * u, u + 2);
-            float[] Run(SimdWidth w, out float[] c, out float[] tc, out float[] h, out float[] dz, out float[] dc)
+            float[][] Run(SimdWidth w)
             {
                 var g = (float[])zx.Clone();
-                c = new float[b * u]; tc = new float[b * u]; h = new float[b * u];
+                float[] c = new float[b * u], tc = new float[b * u], h = new float[b * u];
                 LstmGates.Forward(g, zh, cp, c, tc, h, b, u, w);
-                dz = new float[b * 4 * u];
-                dc = TestData.Uniform(b * u, 9);
+                var dz = new float[b * 4 * u];
+                var dc = TestData.Uniform(b * u, 9);
                 LstmGates.Backward(g, cp, tc, TestData.Uniform(b * u, 8), dc, dz, b, u, w);
-                return g;
+                return [g, c, tc, h, dz, dc];
             }
-            var g1 = Run(SimdWidth.Scalar, out var c1, out var t1, out var h1, out var d1, out var dc1);
-            var g2 = Run(SimdWidth.V512, out var c2, out var t2, out var h2, out var d2, out var dc2);
-            foreach (var (e, a, what) in new[] { (g1, g2, "gates"), (c1, c2, "c"), (t1, t2, "tanh c"), (h1, h2, "h"), (d1, d2, "dz"), (dc1, dc2, "dc") })
-                TestData.AssertClose(e, a, 2e-6, 2e-5, $"LSTM {what} U={u}");
+            var expected = Run(SimdWidth.Scalar);
+            var actual = Run(width);
+            string[] what = ["gates", "c", "tanh c", "h", "dz", "dc"];
+            for (int i = 0; i < what.Length; i++) TestData.AssertClose(expected[i], actual[i], 2e-6, 2e-5, $"LSTM {what[i]} U={u} {width}");
         }
     }
 
-    [Fact]
-    public void Gru_gates_match_scalar()
+    [Theory]
+    [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
+    public void Gru_gates_match_scalar(SimdWidth width)
     {
-        if (!Simd.IsSupported(SimdWidth.V512)) return;
+        foreach (bool resetAfter in new[] { true, false })
         foreach (int u in Units)
         {
             int b = 2;
@@ -45,44 +49,68 @@ public class SequenceKernelTests
             var zh = TestData.Uniform(b * 3 * u, u + 1, -3, 3);
             var hp = TestData.Uniform(b * u, u + 2);
             var dh = TestData.Uniform(b * u, u + 3);
-            (float[], float[], float[], float[], float[]) Run(SimdWidth w)
+            float[][] Run(SimdWidth w)
             {
                 var g = (float[])zx.Clone();
                 var h = new float[b * u];
-                GruGates.Forward(g, zh, hp, h, b, u, resetAfter: true, zrDone: false, w);
-                var dzx = new float[b * 3 * u];
-                var dzh = new float[b * 3 * u];
-                var direct = new float[b * u];
-                GruGates.Backward(g, zh, hp, dh, dzx, dzh, direct, b, u, resetAfter: true, w);
-                return (g, h, dzx, dzh, direct);
+                if (!resetAfter) GruGates.ForwardZr(g, zh, b, u, w);
+                GruGates.Forward(g, zh, hp, h, b, u, resetAfter, zrDone: !resetAfter, w);
+                float[] dzx = new float[b * 3 * u], dzh = new float[b * 3 * u], direct = new float[b * u];
+                GruGates.Backward(g, zh, hp, dh, dzx, dzh, direct, b, u, resetAfter, w);
+                return [g, h, dzx, dzh, direct];
             }
-            var a = Run(SimdWidth.Scalar);
-            var v = Run(SimdWidth.V512);
-            TestData.AssertClose(a.Item1, v.Item1, 2e-6, 2e-5, $"GRU gates U={u}");
-            TestData.AssertClose(a.Item2, v.Item2, 2e-6, 2e-5, $"GRU h U={u}");
-            TestData.AssertClose(a.Item3, v.Item3, 2e-6, 2e-5, $"GRU dzx U={u}");
-            TestData.AssertClose(a.Item4, v.Item4, 2e-6, 2e-5, $"GRU dzh U={u}");
-            TestData.AssertClose(a.Item5, v.Item5, 2e-6, 2e-5, $"GRU dh direct U={u}");
+            var expected = Run(SimdWidth.Scalar);
+            var actual = Run(width);
+            string[] what = ["gates", "h", "dzx", "dzh", "dh direct"];
+            for (int i = 0; i < what.Length; i++)
+                TestData.AssertClose(expected[i], actual[i], 2e-6, 2e-5, $"GRU {what[i]} U={u} resetAfter={resetAfter} {width}");
         }
     }
 
-    [Fact]
-    public void Rnn_gates_match_scalar()
+    [Theory]
+    [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
+    public void Rnn_gates_match_scalar(SimdWidth width)
     {
         foreach (int n in TestData.EdgeLengths)
         {
             var zx = TestData.Uniform(n, n, -3, 3);
             var zh = TestData.Uniform(n, n + 1, -3, 3);
-            var h1 = new float[n];
-            var h2 = new float[n];
+            var dh = TestData.Uniform(n, n + 2);
+            float[] h1 = new float[n], h2 = new float[n], d1 = new float[n], d2 = new float[n];
             RnnGates.Forward(zx, zh, h1, SimdWidth.Scalar);
-            RnnGates.Forward(zx, zh, h2);
-            TestData.AssertClose(h1, h2, 2e-6, 2e-5, $"RNN n={n}");
+            RnnGates.Forward(zx, zh, h2, width);
+            RnnGates.Backward(h1, dh, d1, SimdWidth.Scalar);
+            RnnGates.Backward(h1, dh, d2, width);
+            TestData.AssertClose(h1, h2, 2e-6, 2e-5, $"RNN h n={n} {width}");
+            TestData.AssertClose(d1, d2, 1e-7, 1e-6, $"RNN dz n={n} {width}");
         }
     }
 
     [Fact]
-    public void Adam_kernel_matches_scalar_at_every_width()
+    public void Backward_through_time_flushes_gradients_below_two_to_the_minus_80()
+    {
+        // One LSTM unit per width and the scalar tail: dc = 1e-30 (below the limit) and 1e-20 (above) carried back
+        // through f = σ(0) = 0.5 with no new gradient (dh = 0): the first becomes exactly 0, the second halves.
+        foreach (var width in Simd.Supported)
+        {
+            int u = 21, b = 1;
+            var gates = new float[4 * u];
+            Array.Fill(gates, 0.5f);
+            var dc = new float[u];
+            for (int j = 0; j < u; j++) dc[j] = j % 2 == 0 ? 1e-30f : 1e-20f;
+            var dz = new float[4 * u];
+            LstmGates.Backward(gates, new float[u], new float[u], new float[u], dc, dz, b, u, width);
+            for (int j = 0; j < u; j++)
+            {
+                Assert.Equal(j % 2 == 0 ? 0f : 0.5e-20f, dc[j]);
+                Assert.False(float.IsSubnormal(dz[j]), $"dz[{j}] = {dz[j]} is subnormal at {width}");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
+    public void Adam_kernel_matches_scalar(SimdWidth width)
     {
         foreach (int n in TestData.EdgeLengths)
         {
@@ -95,24 +123,23 @@ public class SequenceKernelTests
                 AdamKernel.Update(p, g, m, v, 0.01f, 0.9f, 0.999f, 1e-7f, w);
                 return [.. p, .. m, .. v];
             }
-            var expected = Run(SimdWidth.Scalar);
-            foreach (var w in new[] { SimdWidth.V128, SimdWidth.V256, SimdWidth.V512 }.Where(Simd.IsSupported))
-                TestData.AssertClose(expected, Run(w), 1e-7, 1e-6, $"Adam n={n} {w}");
+            TestData.AssertClose(Run(SimdWidth.Scalar), Run(width), 1e-7, 1e-6, $"Adam n={n} {width}");
         }
     }
 
-    [Fact]
-    public void Rows_helpers_match_scalar()
+    [Theory]
+    [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
+    public void Rows_helpers_match_scalar(SimdWidth width)
     {
         foreach (int n in TestData.EdgeLengths)
         {
             var src = TestData.Uniform(n, n);
             var dst = TestData.Uniform(n, n + 1);
-            var expected = dst.Select((v, i) => v + 0.5f * src[i]).ToArray();
-            Rows.MultiplyAddInto(dst, src, 0.5f);
-            TestData.AssertClose(expected, dst, 1e-6, 1e-6, $"rows n={n}");
+            var expected = dst.Select((v, i) => MathF.FusedMultiplyAdd(src[i], 0.5f, v)).ToArray();
+            Rows.MultiplyAddInto(dst, src, 0.5f, width);
+            Assert.Equal(expected, dst);
             var copy = new float[n];
-            Rows.Copy(src, copy);
+            Rows.Copy(src, copy, width);
             Assert.Equal(src, copy);
         }
     }
