@@ -44,7 +44,7 @@ public sealed class Gru : Recurrent
         if (ResetAfter)
         {
             // zh (B, 3U) = h₋₁ · U_rec + b_rec
-            Gemm.Multiply(zh, GU, Hd(s), u, false, ur, GU, false, b, GU, u, accumulate: false);
+            Gemm.Multiply(zh, GU, Hd(s), u, false, RecurrentPacked, b, accumulate: false);
             RowBias.Add(zh, Bias.Value[GU..]);
             GruGates.Forward(Zx(s), zh, H(s), H(s + 1), b, u, resetAfter: true, zrDone: false);
             return;
@@ -69,7 +69,7 @@ public sealed class Gru : Recurrent
         GruGates.Backward(Zx(s), Zh(s), H(s), DhNext, Dzx(s), Dzh(s), DhDirect, b, u, ResetAfter);
         if (ResetAfter)
         {
-            Gemm.Multiply(Dhd, u, Dzh(s), GU, false, ur, GU, true, b, u, GU, accumulate: false);
+            Gemm.Multiply(Dhd, u, Dzh(s), GU, false, RecurrentPackedT, b, accumulate: false);
             return;
         }
         // dq = dĥ' · U_hᵀ; dr' = dq⊙h₋₁⊙r(1−r); dL/dh₋₁ = dq⊙r + [dz' dr'] · U_rec[:, :2U]ᵀ

@@ -32,7 +32,7 @@ public sealed class Lstm : Recurrent
     {
         Ensure(ref _zhStep, Batch * GU);
         var zh = _zhStep.AsSpan(0, Batch * GU);                                   // (B, 4U) = h₋₁ · U_rec
-        Gemm.Multiply(zh, GU, Hd(s), Units, false, RecurrentKernel.Value, GU, false, Batch, GU, Units, accumulate: false);
+        Gemm.Multiply(zh, GU, Hd(s), Units, false, RecurrentPacked, Batch, accumulate: false);
         LstmGates.Forward(Zx(s), zh, C(s), C(s + 1), Aux(s), H(s + 1), Batch, Units);
     }
 
@@ -40,7 +40,7 @@ public sealed class Lstm : Recurrent
     {
         LstmGates.Backward(Zx(s), C(s), Aux(s), DhNext, Dc, Dzx(s), Batch, Units);
         // dL/d h₋₁ = dZ · U_recᵀ
-        Gemm.Multiply(Dhd, Units, Dzx(s), GU, false, RecurrentKernel.Value, GU, true, Batch, Units, GU, accumulate: false);
+        Gemm.Multiply(Dhd, Units, Dzx(s), GU, false, RecurrentPackedT, Batch, accumulate: false);
     }
 
     protected override void FinishBackward() =>

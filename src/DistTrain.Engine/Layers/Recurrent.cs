@@ -27,6 +27,7 @@ public abstract class Recurrent : Layer
     private Random _rng;
     private float[] _xt = [], _zx = [], _h = [], _c = [], _hd = [], _aux = [], _dzx = [], _stepMask = [];
     private float[] _dropMask = [], _recMask = [], _dhNext = [], _dc = [], _dhd = [], _dhDirect = [], _dxt = [], _saved = [];
+    private readonly GemmPackedB _recurrentPacked = new(), _recurrentPackedT = new();
     private bool _dropping, _recDropping;
     private Tensor? _maskIn;
 
@@ -78,6 +79,12 @@ public abstract class Recurrent : Layer
 
     /// <summary>The bias; its first G·U values are added to the input projection.</summary>
     protected Parameter Bias { get; set; } = null!;
+
+    /// <summary>U_rec (U, G·U) packed once per forward pass for the steps' h₋₁ · U_rec.</summary>
+    protected GemmPackedB RecurrentPacked => _recurrentPacked;
+
+    /// <summary>U_recᵀ (G·U, U) packed once per backward pass for the steps' dz · U_recᵀ.</summary>
+    protected GemmPackedB RecurrentPackedT => _recurrentPackedT;
 
     protected int InputDim { get; private set; }
     protected int Steps { get; private set; }
@@ -173,6 +180,7 @@ public abstract class Recurrent : Layer
         Gemm.Multiply(ZxAll, GU, _xt.AsSpan(0, t * b * d), d, false, Kernel.Value, GU, false, t * b, GU, d, accumulate: false);
         RowBias.Add(ZxAll, Bias.Value[..GU]);
 
+        _recurrentPacked.Pack(RecurrentKernel.Value, GU, false, u, GU);
         H(0).Clear();
         if (HasCellState) C(0).Clear();
         for (int s = 0; s < t; s++)
@@ -224,6 +232,7 @@ public abstract class Recurrent : Layer
         Ensure(ref _dhd, b * u);
         Ensure(ref _dhDirect, b * u);
         Ensure(ref _saved, 2 * b * u);
+        _recurrentPackedT.Pack(RecurrentKernel.Value, GU, true, GU, u);
         DhNext.Clear();
         Dc.Clear();
         var dys = dy.Span;

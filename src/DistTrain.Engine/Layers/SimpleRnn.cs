@@ -27,14 +27,14 @@ public sealed class SimpleRnn : Recurrent
     {
         Ensure(ref _zhStep, Batch * Units);
         var zh = _zhStep.AsSpan(0, Batch * Units);
-        Gemm.Multiply(zh, Units, Hd(s), Units, false, RecurrentKernel.Value, Units, false, Batch, Units, Units, accumulate: false);
+        Gemm.Multiply(zh, Units, Hd(s), Units, false, RecurrentPacked, Batch, accumulate: false);
         RnnGates.Forward(Zx(s), zh, H(s + 1));
     }
 
     protected override void StepBackward(int s)
     {
         RnnGates.Backward(H(s + 1), DhNext, Dzx(s));
-        Gemm.Multiply(Dhd, Units, Dzx(s), Units, false, RecurrentKernel.Value, Units, true, Batch, Units, Units, accumulate: false);
+        Gemm.Multiply(Dhd, Units, Dzx(s), Units, false, RecurrentPackedT, Batch, accumulate: false);
     }
 
     protected override void FinishBackward() =>

@@ -46,8 +46,8 @@ public class GemmTests
     public void Matches_reference_across_block_boundaries(SimdWidth width)
     {
         // K > KC and M > MC exercise the k-slice accumulation and several A blocks; N > 2·NR several B panels.
-        Check(Gemm.MC + 9, 2 * 32 + 7, Gemm.KC + 13, false, false, false, width);
-        Check(Gemm.MC + 9, 2 * 32 + 7, Gemm.KC + 13, true, true, true, width);
+        Check(Gemm.MaxMC + 9, 2 * 32 + 7, Gemm.KC + 13, false, false, false, width);
+        Check(Gemm.MaxMC + 9, 2 * 32 + 7, Gemm.KC + 13, true, true, true, width);
     }
 
     [Theory]
@@ -88,6 +88,79 @@ public class GemmTests
         }
         // Blocks are split across threads, never a sum, so the results are bitwise equal.
         Assert.Equal(one, two);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void Packed_b_gives_the_same_bits_as_packing_per_call(SimdWidth width)
+    {
+        // K over KC (several slices), N over NC (several column blocks) and edges of every NR; both layouts of B.
+        foreach (var (m, n, k) in new[] { (7, 33, 9), (32, 512, 128), (13, Gemm.NC + 37, Gemm.KC + 45), (130, 70, 600) })
+        foreach (bool tb in new[] { false, true })
+        {
+            var a = TestData.Uniform(m * k, 1);
+            var b = TestData.Uniform(k * n, 2);
+            var expected = TestData.Uniform(m * n, 3);
+            var actual = (float[])expected.Clone();
+            Gemm.Multiply(expected, n, a, k, false, b, tb ? k : n, tb, m, n, k, accumulate: true, width);
+            using var packed = new GemmPackedB();
+            packed.Pack(b, tb ? k : n, tb, k, n, width);
+            Gemm.Multiply(actual, n, a, k, false, packed, m, accumulate: true);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"{m}x{n}x{k} tb={tb} {width}");
+        }
+    }
+
+    [Fact]
+    public void A_packed_b_is_reused_and_repacked()
+    {
+        using var packed = new GemmPackedB();
+        var a = TestData.Uniform(4 * 6, 1);
+        foreach (var (k, n) in new[] { (6, 40), (3, 5), (6, 40) })
+        {
+            var b = TestData.Uniform(k * n, k + n);
+            packed.Pack(b, n, false, k, n);
+            var expected = new float[4 * n];
+            var actual = new float[4 * n];
+            GemmReference.Multiply(expected, n, a, 6, false, b, n, false, 4, n, k, false);
+            Gemm.Multiply(actual, n, a, 6, false, packed, 4, accumulate: false);
+            TestData.AssertClose(expected, actual, 1e-5, 1e-5, $"repacked {k}x{n}");
+        }
+        var e = Assert.Throws<ArgumentException>(() => packed.Pack(new float[10], 5, false, 3, 5));
+        Assert.Contains("GEMM B is (3, 5)", e.Message);
+    }
+
+    [Theory]
+    [InlineData(32, 512, 128)]  // one A block: B's panels are split across the threads
+    [InlineData(128, 512, 300)] // two A blocks of equal height
+    [InlineData(8192, 64, 32)]  // many A blocks, narrow B read in place
+    public void Two_threads_split_the_work_and_give_the_same_bits(int m, int n, int k)
+    {
+        var a = TestData.Uniform(m * k, 4);
+        var b = TestData.Uniform(k * n, 5);
+        var one = new float[m * n];
+        var two = new float[m * n];
+        Gemm.Multiply(one, n, a, k, false, b, n, false, m, n, k, false);
+        int saved = Threading.Threads;
+        try
+        {
+            Threading.Threads = 2;
+            Gemm.Multiply(two, n, a, k, false, b, n, false, m, n, k, false);
+        }
+        finally
+        {
+            Threading.Threads = saved;
+        }
+        Assert.True(one.AsSpan().SequenceEqual(two), $"{m}x{n}x{k}");
+    }
+
+    [Fact]
+    public void Widths_parse_as_people_write_them_and_refuse_the_rest()
+    {
+        Assert.Equal(SimdWidth.V256, Simd.Parse("avx2"));
+        Assert.Equal(SimdWidth.V512, Simd.Parse(" 512 "));
+        Assert.Equal(SimdWidth.Scalar, Simd.Parse("scalar"));
+        var e = Assert.Throws<ArgumentException>(() => Simd.Parse("1024"));
+        Assert.Contains("'1024'", e.Message);
     }
 
     [Fact]
