@@ -1,3 +1,4 @@
+using DistTrain.Engine.Kernels;
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.CommandLine.Parsing;
@@ -15,9 +16,22 @@ public static class CliRunner
     /// <summary>How long a command may take to wind down after SIGINT or SIGTERM before the process exits regardless.</summary>
     public static readonly TimeSpan ShutdownGrace = TimeSpan.FromSeconds(8);
 
+    /// <summary>Environment variable that sets the engine's vector width (scalar, 128, 256 or 512), e.g. to measure a narrower one.</summary>
+    public const string SimdVariable = "DISTTRAIN_SIMD";
+
     public static int Invoke(RootCommand root, string[] args)
     {
         ShowHelpWhereASubcommandIsMissing(root);
+        if (Environment.GetEnvironmentVariable(SimdVariable) is { Length: > 0 } simd)
+        {
+            // Every process of a job reads it, workers started by `local` too, so one setting covers a whole run.
+            try { Simd.Use(Simd.Parse(simd)); }
+            catch (Exception e) when (e is ArgumentException or PlatformNotSupportedException)
+            {
+                Console.Error.WriteLine($"disttrain: {SimdVariable}: {e.Message}");
+                return 2;
+            }
+        }
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

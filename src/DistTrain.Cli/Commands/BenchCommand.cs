@@ -10,7 +10,7 @@ using DistTrain.Engine.Spec;
 namespace DistTrain.Cli.Commands;
 
 /// <summary>
-/// `disttrain bench engine` and `disttrain bench gemm`. Both time whole operations after warm-up and report the best
+/// `disttrain bench engine` and `disttrain bench gemm`, each with its share of `bench peak`. Both time whole operations after warm-up and report the best
 /// of several rounds, because run-to-run noise on shared machines is large; compare against the peers' figures
 /// taken in the same sitting.
 /// </summary>
@@ -19,7 +19,7 @@ public static class BenchCommand
     public static Command Create()
     {
         var rounds = CommonOptions.Positive("--rounds", 5, "Timed rounds; the best is reported");
-        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds), AllreduceBench.Create(), AllreduceBench.RankCommand() };
+        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds), PeakBench.Create(), AllreduceBench.Create(), AllreduceBench.RankCommand() };
     }
 
     private static Command Engine(Option<int> rounds)
@@ -38,11 +38,19 @@ public static class BenchCommand
             if (b < 1) throw new ArgumentException($"--batch-size must be at least 1, got {b}");
             var (x, y) = RandomBatch(net, b);
             double best = BestRate(() => net.TrainOnBatch(x, y), b, p.GetValue(rounds));
-            Console.Out.WriteLine($"{p.GetValue(model)} threads={Threading.Threads} batch={b} samples/s={best:F0}");
+            // The GEMMs' share of the step: their FLOPs per step at the best rate, against this machine's peak.
+            long before = Gemm.FlopsDone;
+            net.TrainOnBatch(x, y);
+            double gemmGflops = (Gemm.FlopsDone - before) * best / b / 1e9;
+            var (peak, percent) = PeakBench.ShareOfPeak(gemmGflops, Threading.Threads);
+            Console.Out.WriteLine($"{p.GetValue(model)} threads={Threading.Threads} batch={b} samples/s={best:F0} " +
+                $"gemm_gflops={gemmGflops:F1} ({percent:F0}% of the {peak:F1} GFLOP/s {Simd.Best} peak)");
             if (p.GetValue(json))
                 JsonLine.Write(new JsonObject
                 {
                     ["model"] = p.GetValue(model), ["threads"] = Threading.Threads, ["batch_size"] = b, ["samples_per_second"] = Math.Round(best, 1),
+                    ["width"] = Simd.Best.ToString(), ["gemm_gflops"] = Math.Round(gemmGflops, 1), ["peak_gflops"] = Math.Round(peak, 1),
+                    ["gemm_percent_of_peak"] = Math.Round(percent, 1),
                 });
             return 0;
         });
@@ -66,9 +74,14 @@ public static class BenchCommand
             for (int i = 0; i < a.Length; i++) { a[i] = rng.NextSingle() - 0.5f; b[i] = rng.NextSingle() - 0.5f; }
             double callsPerSecond = BestRate(() => Gemm.Multiply(c, n, a, n, false, b, n, false, n, n, n, false), 1, p.GetValue(rounds));
             double gflops = callsPerSecond * 2.0 * n * n * n / 1e9;
-            Console.Out.WriteLine($"gemm size={n} threads={Threading.Threads} gflops={gflops:F1}");
+            var (peak, percent) = PeakBench.ShareOfPeak(gflops, Threading.Threads);
+            Console.Out.WriteLine($"gemm size={n} threads={Threading.Threads} width={Simd.Best} gflops={gflops:F1} ({percent:F0}% of the {peak:F1} GFLOP/s peak)");
             if (p.GetValue(json))
-                JsonLine.Write(new JsonObject { ["size"] = n, ["threads"] = Threading.Threads, ["gflops"] = Math.Round(gflops, 1) });
+                JsonLine.Write(new JsonObject
+                {
+                    ["size"] = n, ["threads"] = Threading.Threads, ["width"] = Simd.Best.ToString(), ["gflops"] = Math.Round(gflops, 1),
+                    ["peak_gflops"] = Math.Round(peak, 1), ["percent_of_peak"] = Math.Round(percent, 1),
+                });
             return 0;
         });
         return command;
