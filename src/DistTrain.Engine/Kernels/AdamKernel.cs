@@ -1,12 +1,9 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
 /// Adam's update in one pass over the flat buffers: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
 /// p ← p − α·m/(√v + ε), with α the bias-corrected step size. One pass instead of a chain of element-wise calls
-/// matters for embedding models, whose tables dwarf the rest of the step. One generic body at every width;
+/// matters for embedding models, whose tables dwarf the rest of the step. One generic loop at every width;
 /// width Scalar is the twin the vector widths are tested against, and it runs the tail.
 /// </summary>
 public static unsafe class AdamKernel
@@ -16,37 +13,28 @@ public static unsafe class AdamKernel
     {
         if (g.Length != p.Length || m.Length != p.Length || v.Length != p.Length)
             throw new ArgumentException($"Adam buffers differ in length: p {p.Length}, g {g.Length}, m {m.Length}, v {v.Length}");
-        if (width == default) width = Simd.Best;
-        int n = p.Length, vec = Simd.VectorPart(n, width);
-        var h = new Hyper(alpha, beta1, beta2, epsilon);
         fixed (float* pp = p, pg = g, pm = m, pv = v)
         {
-            switch (width)
-            {
-                case SimdWidth.V512: Range<Ops512, Vector512<float>>(pp, pg, pm, pv, h, 0, vec); break;
-                case SimdWidth.V256: Range<Ops256, Vector256<float>>(pp, pg, pm, pv, h, 0, vec); break;
-                case SimdWidth.V128: Range<Ops128, Vector128<float>>(pp, pg, pm, pv, h, 0, vec); break;
-            }
-            Range<Ops1, float>(pp, pg, pm, pv, h, vec, n);
+            var loop = new Loop(pp, pg, pm, pv, alpha, beta1, beta2, epsilon);
+            WidthDispatch.Run(ref loop, p.Length, width);
         }
     }
 
-    private readonly record struct Hyper(float Alpha, float Beta1, float Beta2, float Epsilon);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Range<W, TV>(float* p, float* g, float* m, float* v, Hyper h, int from, int to)
-        where W : IVectorOps<TV> where TV : struct
+    private readonly struct Loop(float* p, float* g, float* m, float* v, float alpha, float beta1, float beta2, float epsilon) : IWidthLoop
     {
-        TV b1 = W.Splat(h.Beta1), b2 = W.Splat(h.Beta2), k1 = W.Splat(1 - h.Beta1), k2 = W.Splat(1 - h.Beta2);
-        TV a = W.Splat(h.Alpha), e = W.Splat(h.Epsilon);
-        for (int i = from; i < to; i += W.Count)
+        public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
-            var gv = W.Load(g + i);
-            var mv = W.Add(W.Mul(b1, W.Load(m + i)), W.Mul(k1, gv));
-            var vv = W.Add(W.Mul(b2, W.Load(v + i)), W.Mul(k2, W.Mul(gv, gv)));
-            W.Store(mv, m + i);
-            W.Store(vv, v + i);
-            W.Store(W.Sub(W.Load(p + i), W.Div(W.Mul(a, mv), W.Add(W.Sqrt(vv), e))), p + i);
+            TV b1 = W.Splat(beta1), b2 = W.Splat(beta2), k1 = W.Splat(1 - beta1), k2 = W.Splat(1 - beta2);
+            TV a = W.Splat(alpha), e = W.Splat(epsilon);
+            for (int i = from; i < to; i += W.Count)
+            {
+                var gv = W.Load(g + i);
+                var mv = W.Add(W.Mul(b1, W.Load(m + i)), W.Mul(k1, gv));
+                var vv = W.Add(W.Mul(b2, W.Load(v + i)), W.Mul(k2, W.Mul(gv, gv)));
+                W.Store(mv, m + i);
+                W.Store(vv, v + i);
+                W.Store(W.Sub(W.Load(p + i), W.Div(W.Mul(a, mv), W.Add(W.Sqrt(vv), e))), p + i);
+            }
         }
     }
 }

@@ -1,13 +1,11 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 using static DistTrain.Engine.Kernels.VectorMath;
 
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
 /// SimpleRNN's step in one pass: h = tanh(zx + zh); backward dz = dh⊙(1 − h²), flushed below
-/// <see cref="VectorMath.FlushLimit"/>. One generic body at every width;
-/// width Scalar is the twin the vector widths are tested against, and it runs the tail.
+/// <see cref="VectorMath.FlushLimit"/>. One generic loop at every width; width Scalar is the twin the vector widths
+/// are tested against, and it runs the tail.
 /// </summary>
 public static unsafe class RnnGates
 {
@@ -16,24 +14,19 @@ public static unsafe class RnnGates
     /// <param name="h">(B·U) out</param>
     public static void Forward(ReadOnlySpan<float> zx, ReadOnlySpan<float> zh, Span<float> h, SimdWidth width = default)
     {
-        if (width == default) width = Simd.Best;
-        int n = h.Length, vec = Simd.VectorPart(n, width);
         fixed (float* px = zx, pr = zh, ph = h)
         {
-            switch (width)
-            {
-                case SimdWidth.V512: ForwardRange<Ops512, Vector512<float>>(px, pr, ph, 0, vec); break;
-                case SimdWidth.V256: ForwardRange<Ops256, Vector256<float>>(px, pr, ph, 0, vec); break;
-                case SimdWidth.V128: ForwardRange<Ops128, Vector128<float>>(px, pr, ph, 0, vec); break;
-            }
-            ForwardRange<Ops1, float>(px, pr, ph, vec, n);
+            var loop = new ForwardLoop(px, pr, ph);
+            WidthDispatch.Run(ref loop, h.Length, width);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ForwardRange<W, TV>(float* zx, float* zh, float* h, int from, int to) where W : IVectorOps<TV> where TV : struct
+    private readonly struct ForwardLoop(float* zx, float* zh, float* h) : IWidthLoop
     {
-        for (int j = from; j < to; j += W.Count) W.Store(Tanh<W, TV>(W.Add(W.Load(zx + j), W.Load(zh + j))), h + j);
+        public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
+        {
+            for (int j = from; j < to; j += W.Count) W.Store(Tanh<W, TV>(W.Add(W.Load(zx + j), W.Load(zh + j))), h + j);
+        }
     }
 
     /// <param name="h">(B·U) forward output</param>
@@ -41,28 +34,23 @@ public static unsafe class RnnGates
     /// <param name="dz">(B·U) out: dL/dz</param>
     public static void Backward(ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dz, SimdWidth width = default)
     {
-        if (width == default) width = Simd.Best;
-        int n = h.Length, vec = Simd.VectorPart(n, width);
         fixed (float* ph = h, pd = dh, pz = dz)
         {
-            switch (width)
-            {
-                case SimdWidth.V512: BackwardRange<Ops512, Vector512<float>>(ph, pd, pz, 0, vec); break;
-                case SimdWidth.V256: BackwardRange<Ops256, Vector256<float>>(ph, pd, pz, 0, vec); break;
-                case SimdWidth.V128: BackwardRange<Ops128, Vector128<float>>(ph, pd, pz, 0, vec); break;
-            }
-            BackwardRange<Ops1, float>(ph, pd, pz, vec, n);
+            var loop = new BackwardLoop(ph, pd, pz);
+            WidthDispatch.Run(ref loop, h.Length, width);
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void BackwardRange<W, TV>(float* h, float* dh, float* dz, int from, int to) where W : IVectorOps<TV> where TV : struct
+    private readonly struct BackwardLoop(float* h, float* dh, float* dz) : IWidthLoop
     {
-        var one = W.Splat(1f);
-        for (int j = from; j < to; j += W.Count)
+        public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
-            var hv = W.Load(h + j);
-            W.Store(Flush<W, TV>(W.Mul(W.Load(dh + j), W.Sub(one, W.Mul(hv, hv)))), dz + j);
+            var one = W.Splat(1f);
+            for (int j = from; j < to; j += W.Count)
+            {
+                var hv = W.Load(h + j);
+                W.Store(Flush<W, TV>(W.Mul(W.Load(dh + j), W.Sub(one, W.Mul(hv, hv)))), dz + j);
+            }
         }
     }
 }

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
@@ -18,32 +15,28 @@ public static unsafe class RowBias
         int cols = bias.Length;
         if (cols == 0) return;
         if (m.Length % cols != 0) throw new ArgumentException($"a matrix of {m.Length} floats does not have rows of {cols}");
-        if (width == default) width = Simd.Best;
-        int vec = Simd.VectorPart(cols, width);
         fixed (float* pm = m, pb = bias)
         {
             for (float* row = pm, end = pm + m.Length; row < end; row += cols)
             {
-                switch (width)
-                {
-                    case SimdWidth.V512: AddRange<Ops512, Vector512<float>>(row, pb, relu, 0, vec); break;
-                    case SimdWidth.V256: AddRange<Ops256, Vector256<float>>(row, pb, relu, 0, vec); break;
-                    case SimdWidth.V128: AddRange<Ops128, Vector128<float>>(row, pb, relu, 0, vec); break;
-                }
-                AddRange<Ops1, float>(row, pb, relu, vec, cols);
+                var loop = new AddLoop(row, pb, relu);
+                WidthDispatch.Run(ref loop, cols, width);
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRange<W, TV>(float* row, float* bias, bool relu, int from, int to) where W : IVectorOps<TV> where TV : struct
+    /// <summary>row += bias, then max(·, 0) when relu.</summary>
+    private readonly struct AddLoop(float* row, float* bias, bool relu) : IWidthLoop
     {
-        var zero = W.Splat(0f);
-        for (int j = from; j < to; j += W.Count)
+        public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
-            var v = W.Add(W.Load(row + j), W.Load(bias + j));
-            if (relu) v = W.Max(v, zero);
-            W.Store(v, row + j);
+            var zero = W.Splat(0f);
+            for (int j = from; j < to; j += W.Count)
+            {
+                var v = W.Add(W.Load(row + j), W.Load(bias + j));
+                if (relu) v = W.Max(v, zero);
+                W.Store(v, row + j);
+            }
         }
     }
 
@@ -53,29 +46,24 @@ public static unsafe class RowBias
         int cols = db.Length;
         if (cols == 0) return;
         if (m.Length % cols != 0) throw new ArgumentException($"a matrix of {m.Length} floats does not have rows of {cols}");
-        if (width == default) width = Simd.Best;
-        int vec = Simd.VectorPart(cols, width);
         fixed (float* pd = db, pm = m)
         {
-            switch (width)
-            {
-                case SimdWidth.V512: SumRange<Ops512, Vector512<float>>(pd, pm, m.Length, cols, 0, vec); break;
-                case SimdWidth.V256: SumRange<Ops256, Vector256<float>>(pd, pm, m.Length, cols, 0, vec); break;
-                case SimdWidth.V128: SumRange<Ops128, Vector128<float>>(pd, pm, m.Length, cols, 0, vec); break;
-            }
-            SumRange<Ops1, float>(pd, pm, m.Length, cols, vec, cols);
+            var loop = new SumLoop(pd, pm, m.Length, cols);
+            WidthDispatch.Run(ref loop, cols, width);
         }
     }
 
     // Column strips of one vector: sum down the rows in a register, then add into db once.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SumRange<W, TV>(float* db, float* m, int length, int cols, int from, int to) where W : IVectorOps<TV> where TV : struct
+    private readonly struct SumLoop(float* db, float* m, int length, int cols) : IWidthLoop
     {
-        for (int j = from; j < to; j += W.Count)
+        public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
-            var acc = W.Splat(0f);
-            for (int r = j; r < length; r += cols) acc = W.Add(acc, W.Load(m + r));
-            W.Store(W.Add(W.Load(db + j), acc), db + j);
+            for (int j = from; j < to; j += W.Count)
+            {
+                var acc = W.Splat(0f);
+                for (int r = j; r < length; r += cols) acc = W.Add(acc, W.Load(m + r));
+                W.Store(W.Add(W.Load(db + j), acc), db + j);
+            }
         }
     }
 }
