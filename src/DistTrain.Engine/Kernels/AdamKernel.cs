@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
@@ -22,6 +24,7 @@ public static unsafe class AdamKernel
 
     private readonly struct Loop(float* p, float* g, float* m, float* v, float alpha, float beta1, float beta2, float epsilon) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             TV b1 = W.Splat(beta1), b2 = W.Splat(beta2), k1 = W.Splat(1 - beta1), k2 = W.Splat(1 - beta2);

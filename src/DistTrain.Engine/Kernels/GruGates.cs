@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static DistTrain.Engine.Kernels.VectorMath;
 
 namespace DistTrain.Engine.Kernels;
@@ -28,6 +29,7 @@ public static unsafe class GruGates
     /// <summary>g = σ(g + r) in place.</summary>
     private readonly struct SigmoidSumRow(float* g, float* r) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             for (int j = from; j < to; j += W.Count) W.Store(Sigmoid<W, TV>(W.Add(W.Load(g + j), W.Load(r + j))), g + j);
@@ -54,6 +56,7 @@ public static unsafe class GruGates
     /// <summary>One batch row of <see cref="Forward"/>: gates g (3U) in/out, zh r (3U), h₋₁ and h (U each).</summary>
     private readonly struct ForwardRow(float* g, float* r, float* hp, float* h, int u, bool resetAfter, bool zrDone) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var one = W.Splat(1f);
@@ -99,6 +102,7 @@ public static unsafe class GruGates
     private readonly struct BackwardRow(float* g, float* r, float* hp, float* dh, float* x, float* y, float* direct, int u, bool resetAfter)
         : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var one = W.Splat(1f);

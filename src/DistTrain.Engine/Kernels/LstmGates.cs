@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static DistTrain.Engine.Kernels.VectorMath;
 
 namespace DistTrain.Engine.Kernels;
@@ -33,6 +34,7 @@ public static unsafe class LstmGates
     /// <summary>One batch row of <see cref="Forward"/>: gates g (4U) in/out, zh (4U), c₋₁, c, tanh c and h (U each).</summary>
     private readonly struct ForwardRow(float* g, float* z, float* cp, float* c, float* t, float* h, int u) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             for (int j = from; j < to; j += W.Count)
@@ -75,6 +77,7 @@ public static unsafe class LstmGates
     /// <summary>One batch row of <see cref="Backward"/>: gates g (4U), dz (4U) out, c₋₁, dc in/out, tanh c and dh (U each).</summary>
     private readonly struct BackwardRow(float* g, float* z, float* cp, float* dc, float* t, float* dh, int u) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var one = W.Splat(1f);

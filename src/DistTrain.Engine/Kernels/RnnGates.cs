@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using static DistTrain.Engine.Kernels.VectorMath;
 
 namespace DistTrain.Engine.Kernels;
@@ -23,6 +24,7 @@ public static unsafe class RnnGates
 
     private readonly struct ForwardLoop(float* zx, float* zh, float* h) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             for (int j = from; j < to; j += W.Count) W.Store(Tanh<W, TV>(W.Add(W.Load(zx + j), W.Load(zh + j))), h + j);
@@ -43,6 +45,7 @@ public static unsafe class RnnGates
 
     private readonly struct BackwardLoop(float* h, float* dh, float* dz) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var one = W.Splat(1f);

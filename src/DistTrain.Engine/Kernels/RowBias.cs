@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
@@ -28,6 +29,7 @@ public static unsafe class RowBias
     /// <summary>row += bias, then max(·, 0) when relu.</summary>
     private readonly struct AddLoop(float* row, float* bias, bool relu) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var zero = W.Splat(0f);
@@ -56,6 +58,7 @@ public static unsafe class RowBias
     // Column strips of one vector: sum down the rows in a register, then add into db once.
     private readonly struct SumLoop(float* db, float* m, int length, int cols) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             for (int j = from; j < to; j += W.Count)

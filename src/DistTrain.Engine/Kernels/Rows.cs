@@ -23,6 +23,7 @@ public static unsafe class Rows
 
     private readonly struct CopyLoop(float* s, float* d) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             for (int i = from; i < to; i += W.Count) W.Store(W.Load(s + i), d + i);
@@ -47,6 +48,7 @@ public static unsafe class Rows
 
     private readonly struct FmaLoop(float* d, float* s, float scale) : IWidthLoop
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Run<W, TV>(int from, int to) where W : IVectorOps<TV> where TV : struct
         {
             var k = W.Splat(scale);
