@@ -1,11 +1,14 @@
 using System.Runtime.CompilerServices;
+using static DistTrain.Engine.Kernels.VectorMath;
 
 namespace DistTrain.Engine.Kernels;
 
 /// <summary>
 /// Adam's update in one pass over the flat buffers: m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
 /// p ← p − α·m/(√v + ε), with α the bias-corrected step size. One pass instead of a chain of element-wise calls
-/// matters for embedding models, whose tables dwarf the rest of the step. One generic loop at every width;
+/// matters for embedding models, whose tables dwarf the rest of the step. m and v are flushed below
+/// <see cref="VectorMath.FlushLimit"/> (see <see cref="FlushToZero"/>): without it, imdb-lstm's embedding rows that
+/// go unused decayed into subnormals and its second epoch ran at 60% of the first. One generic loop at every width;
 /// width Scalar is the twin the vector widths are tested against, and it runs the tail.
 /// </summary>
 public static unsafe class AdamKernel
@@ -32,8 +35,8 @@ public static unsafe class AdamKernel
             for (int i = from; i < to; i += W.Count)
             {
                 var gv = W.Load(g + i);
-                var mv = W.Add(W.Mul(b1, W.Load(m + i)), W.Mul(k1, gv));
-                var vv = W.Add(W.Mul(b2, W.Load(v + i)), W.Mul(k2, W.Mul(gv, gv)));
+                var mv = Flush<W, TV>(W.Add(W.Mul(b1, W.Load(m + i)), W.Mul(k1, gv)));
+                var vv = Flush<W, TV>(W.Add(W.Mul(b2, W.Load(v + i)), W.Mul(k2, W.Mul(gv, gv))));
                 W.Store(mv, m + i);
                 W.Store(vv, v + i);
                 W.Store(W.Sub(W.Load(p + i), W.Div(W.Mul(a, mv), W.Add(W.Sqrt(vv), e))), p + i);

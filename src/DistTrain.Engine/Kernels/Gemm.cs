@@ -10,7 +10,7 @@ namespace DistTrain.Engine.Kernels;
 /// The structure is Goto's: for each NC-wide column block and KC-deep slice of K, B is packed once into
 /// NR-wide panels (k-major, so the micro-kernel reads NR contiguous floats per k), then each MC-tall block of A
 /// is packed into MR-tall panels and swept by an MR × NR register tile. KC is chosen so that one B panel
-/// (KC × NR) stays in L1 while the packed A block (MC × KC) lives in L2.
+/// (KC × NR) stays in L1 while the packed A block (MC × KC) lives in L2; both are chosen per width (<see cref="GemmTile"/>).
 /// </para>
 /// <para>
 /// The register tile is chosen per width (<see cref="GemmTile"/>), so that accumulators, two B vectors and an A
@@ -24,7 +24,7 @@ namespace DistTrain.Engine.Kernels;
 [SkipLocalsInit]
 public static unsafe partial class Gemm
 {
-    internal const int KC = 256;
+    internal const int KC = GemmTile.MaxKC; // the packing buffers' depth; each width slices K by its own tile's KC
     internal const int NC = 2048; // a multiple of every NR
     internal const int MaxMC = 128;
 
@@ -120,14 +120,14 @@ public static unsafe partial class Gemm
         public readonly GemmTile Tile = tile;
     }
 
-    /// <summary>K is cut into equal slices of at most KC: K = 288 becomes 2 × 144 rather than 256 + a thin 32.</summary>
-    internal static int SliceDepth(int k) => (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+    /// <summary>K is cut into equal slices of at most kc: K = 288 becomes 2 × 144 rather than 256 + a thin 32.</summary>
+    internal static int SliceDepth(int k, int kc) => (k + (k + kc - 1) / kc - 1) / ((k + kc - 1) / kc);
 
     private static void Run(Operands o, float* prepacked, bool accumulate)
     {
         Interlocked.Add(ref _flops, 2L * o.M * o.N * o.K);
         int nr = o.Tile.NR, mc = o.Tile.MC;
-        int sliceK = SliceDepth(o.K), panelsN = (o.N + nr - 1) / nr;
+        int sliceK = SliceDepth(o.K, o.Tile.KC), panelsN = (o.N + nr - 1) / nr;
         float* packB = prepacked != null ? null : t_packB != null ? t_packB : (t_packB = Alloc(KC * NC));
         // Blocks of equal height (a multiple of MR): M = 128 is two blocks of 66 and 62 rows, not 120 and a runt of 8,
         // which would leave one of two threads idle.

@@ -45,7 +45,7 @@ public sealed unsafe class GemmPackedB : IDisposable
         fixed (float* pb = b)
         {
             var o = new Gemm.Operands(null, 0, null, 0, false, pb, ldb, transB, 0, n, k, tile);
-            int sliceK = Gemm.SliceDepth(k);
+            int sliceK = Gemm.SliceDepth(k, tile.KC);
             for (int pc = 0; pc < k; pc += sliceK)
                 Gemm.PackB(_panels + pc * panelsN * nr, o, pc, 0, Math.Min(sliceK, k - pc), n, nr);
         }

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
+using DistTrain.Engine.Kernels;
 
 namespace DistTrain.Engine.Optimizers;
 
@@ -24,11 +25,13 @@ public sealed class RmsProp(float learningRate = 0.001f, float rho = 0.9f, float
         TensorPrimitives.Multiply(g, g, scratch);
         TensorPrimitives.Multiply(scratch, 1 - Rho, scratch);
         TensorPrimitives.MultiplyAdd(v, Rho, scratch, v);
+        FlushToZero.Apply(v); // moving averages of unused parameters decay into subnormals (see FlushToZero)
         if (Centered)
         {
             var mg = slots[^1].AsSpan();
             TensorPrimitives.Multiply(g, 1 - Rho, scratch);
             TensorPrimitives.MultiplyAdd(mg, Rho, scratch, mg);
+            FlushToZero.Apply(mg);
             TensorPrimitives.Multiply(mg, mg, scratch);
             TensorPrimitives.Subtract(v, scratch, scratch);
             TensorPrimitives.Add(scratch, Epsilon, scratch);
@@ -44,6 +47,7 @@ public sealed class RmsProp(float learningRate = 0.001f, float rho = 0.9f, float
         {
             var m = slots[1].AsSpan();
             TensorPrimitives.MultiplyAdd(m, Momentum, scratch, m);
+            FlushToZero.Apply(m);
             TensorPrimitives.Subtract(p, m, p);
         }
         else

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
+using DistTrain.Engine.Kernels;
 
 namespace DistTrain.Engine.Optimizers;
 
@@ -24,6 +25,7 @@ public sealed class Sgd(float learningRate = 0.01f, float momentum = 0f, bool ne
         var v = slots[0].AsSpan();
         TensorPrimitives.Multiply(g, -LearningRate, scratch);
         TensorPrimitives.MultiplyAdd(v, Momentum, scratch, v);       // v = μv − lr·g
+        FlushToZero.Apply(v); // the velocity of unused parameters decays into subnormals (see FlushToZero)
         if (Nesterov)
         {
             TensorPrimitives.MultiplyAdd(v, Momentum, scratch, scratch); // μv − lr·g

@@ -108,6 +108,31 @@ public class SequenceKernelTests
         }
     }
 
+    [Fact]
+    public void Adam_and_flush_to_zero_zero_decayed_moments_at_every_width()
+    {
+        // Moments of a parameter with no gradient decay by β each step; below 2^-80 they become exactly 0 rather
+        // than subnormal. Larger ones keep decaying normally.
+        foreach (var width in Simd.Supported)
+        {
+            int n = 37;
+            var m = new float[n];
+            var v = new float[n];
+            for (int i = 0; i < n; i++) { m[i] = i % 2 == 0 ? 1e-30f : 1e-10f; v[i] = i % 2 == 0 ? 1e-30f : 1e-10f; }
+            var p = new float[n];
+            AdamKernel.Update(p, new float[n], m, v, 0.01f, 0.9f, 0.999f, 1e-7f, width);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(i % 2 == 0 ? 0f : 0.9f * 1e-10f, m[i], 1e-16f);
+                Assert.Equal(i % 2 == 0 ? 0f : 0.999f * 1e-10f, v[i], 1e-16f);
+            }
+            var x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = i % 3 == 0 ? 1e-40f : i % 3 == 1 ? -1e-25f : 1e-20f;
+            FlushToZero.Apply(x, width);
+            for (int i = 0; i < n; i++) Assert.Equal(i % 3 == 2 ? 1e-20f : 0f, x[i]);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(TestData.VectorWidths), MemberType = typeof(TestData))]
     public void Adam_kernel_matches_scalar(SimdWidth width)
