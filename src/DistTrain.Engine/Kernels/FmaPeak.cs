@@ -18,7 +18,7 @@ public static class FmaPeak
     /// running at once; the best of <paramref name="rounds"/> rounds of about 0.2 s.</summary>
     public static double Measure(SimdWidth width, int threads = 1, int rounds = 3)
     {
-        if (!Simd.IsSupported(width)) throw new PlatformNotSupportedException($"this CPU does not accelerate {width} vectors");
+        width = Simd.Resolve(width);
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads must be at least 1");
         long iterations = 1 << 20;
         while (Time(width, 1, iterations) < 0.05) iterations *= 2; // calibrate one thread to about 0.2 s

@@ -48,7 +48,7 @@ public static unsafe partial class Gemm
     {
         Validate(c.Length, ldc, a.Length, lda, transA, m, n, k);
         Check("B", b.Length, ldb, transB ? n : k, transB ? k : n);
-        width = Resolve(width);
+        width = Simd.Resolve(width);
         if (Trivial(c, ldc, m, n, k, accumulate)) return;
         fixed (float* pc = c)
         fixed (float* pa = a)
@@ -73,14 +73,6 @@ public static unsafe partial class Gemm
         {
             Run(new Operands(pc, ldc, pa, lda, transA, null, 0, false, m, n, k, b.Tile), b.Panels, accumulate);
         }
-    }
-
-    private static SimdWidth Resolve(SimdWidth width)
-    {
-        if (width == default) width = Simd.Best;
-        if (!Simd.IsSupported(width))
-            throw new PlatformNotSupportedException($"this CPU does not accelerate {width} vectors");
-        return width;
     }
 
     // M = 0, N = 0 or K = 0: nothing to multiply, and with K = 0 C becomes 0 unless accumulating.

@@ -27,9 +27,7 @@ public sealed unsafe class GemmPackedB : IDisposable
         ObjectDisposedException.ThrowIf(_capacity < 0, this);
         if (k < 0 || n < 0) throw new ArgumentException($"GEMM dimensions must be non-negative, got N={n}, K={k}");
         Gemm.Check("B", b.Length, ldb, transB ? n : k, transB ? k : n);
-        if (width == default) width = Simd.Best;
-        if (!Simd.IsSupported(width)) throw new PlatformNotSupportedException($"this CPU does not accelerate {width} vectors");
-        var tile = GemmTile.For(width);
+        var tile = GemmTile.For(Simd.Resolve(width));
         int nr = tile.NR;
         long panelsN = (n + nr - 1) / nr, size = Math.Max(1, panelsN * nr * k);
         if (size > _capacity)

@@ -30,10 +30,15 @@ public static class Simd
         Vector128.IsHardwareAccelerated ? SimdWidth.V128 : SimdWidth.Scalar;
 
     /// <summary>Makes every kernel's default width <paramref name="width"/>, e.g. to measure a narrower one.</summary>
-    public static void Use(SimdWidth width)
+    public static void Use(SimdWidth width) => Best = Resolve(width);
+
+    /// <summary>The width a kernel asked for <paramref name="width"/> runs at: <see cref="Best"/> for the default,
+    /// else the width itself, which this CPU must be able to run.</summary>
+    public static SimdWidth Resolve(SimdWidth width)
     {
+        if (width == default) return Best;
         if (!IsSupported(width)) throw new PlatformNotSupportedException($"this CPU cannot run {Describe(width)} vectors");
-        Best = width;
+        return width;
     }
 
     /// <summary>Parses a width as people write it: scalar, 128, 256 or 512.</summary>
