@@ -3,6 +3,7 @@ using DistTrain.Engine.Kernels;
 namespace DistTrain.Engine.Tests.Kernels;
 
 /// <summary>The packed SGEMM against the double-precision triple loop, at every width, transpose and edge size.</summary>
+[Collection(EngineGlobals.Name)]
 public class GemmTests
 {
     public static IEnumerable<object[]> Widths() =>

@@ -7,6 +7,7 @@ using DistTrain.Engine.Spec;
 
 namespace DistTrain.Engine.Tests.Model;
 
+[Collection(EngineGlobals.Name)]
 public class SequentialTests
 {
     // Three Gaussian blobs in 4-D: separable, so a small network must learn them.
