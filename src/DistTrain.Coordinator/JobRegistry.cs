@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using DistTrain.Engine.Model;
+using DistTrain.Engine.Spec;
 using DistTrain.Protos;
 using DistTrain.State;
 using DistTrain.Telemetry;
@@ -64,7 +66,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {spec.Epochs}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
-        JobModel.Build(spec, data.SampleShape); // the model must build for this data before anyone waits for it
+        ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
         string id = await Index.NewJob();
         var record = await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),
             ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples));

@@ -1,5 +1,4 @@
 using DistTrain.Collectives;
-using DistTrain.Coordinator;
 using DistTrain.Engine;
 using DistTrain.Engine.Model;
 

@@ -1,6 +1,7 @@
 using DistTrain.Collectives;
 using DistTrain.Collectives.Grpc;
-using DistTrain.Coordinator;
+using DistTrain.Engine.Model;
+using DistTrain.Engine.Spec;
 using DistTrain.Data;
 using DistTrain.Engine.Kernels;
 using DistTrain.Protos;
@@ -84,7 +85,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         CancellationToken cancellationToken)
     {
         var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
-        var model = JobModel.Build(a.Spec, data.TrainX.Shape[1..]);
+        var model = ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
         await using var transport = GrpcRingTransport.Connect(a.Rank, a.WorldSize, a.Generation, a.Peers[RingPlan.Mod(a.Rank - 1, a.WorldSize)], outbox);
         var ring = new RingAllreduce(transport, new RingOptions(Timeout: options.CollectiveTimeout));
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,

@@ -39,7 +39,7 @@ public class EquivalenceTests
         string dir = Path.Combine(DistTrain.Data.DataCache.Root, DistTrain.Data.Mnist.CacheName);
         Assert.True(Directory.Exists(dir), $"the MNIST cache {dir} is missing; run 'disttrain data fetch mnist' first");
         var d = DistTrain.Data.Mnist.LoadDirectory(dir);
-        var order = DistTrain.Coordinator.ShardPlan.Permutation(d.TrainCount, seed, 0);
+        var order = DistTrain.Engine.Model.ShardPlan.Permutation(d.TrainCount, seed, 0);
         int n = 64 * GlobalBatch;
         var x = new Tensor(n, 28, 28, 1);
         var y = new Tensor(n);
@@ -68,7 +68,7 @@ public class EquivalenceTests
         var replicas = Enumerable.Range(0, n).Select(_ => build()).ToArray();
         var trainers = replicas.Select((m, r) => new ReplicaTrainer(m, new RingAllreduce(ring[r]), bucketBytes)).ToArray();
         // Each rank's slice as the workers deal it: with N = 5 they are 3, 3, 2, 2, 2 samples of 12.
-        int Start(int r) => Coordinator.ShardPlan.SliceStart(GlobalBatch, n, r);
+        int Start(int r) => DistTrain.Engine.Model.ShardPlan.SliceStart(GlobalBatch, n, r);
         for (int k = 0; k < Steps; k++)
             await Task.WhenAll(trainers.Select((t, r) => Task.Run(() => t.StepAsync(Rows(x, k * GlobalBatch + Start(r), Start(r + 1) - Start(r)),
                 Rows(y, k * GlobalBatch + Start(r), Start(r + 1) - Start(r)), GlobalBatch))));

@@ -20,11 +20,15 @@ public sealed class JobOptions
     {
         Description = "Compare the replicas' parameter hashes every N steps (0 = never)", DefaultValueFactory = _ => 50,
     };
+    public Option<string?> Optimizer { get; } = new("--optimizer")
+    {
+        Description = "Replace the model's optimizer: a name (sgd, adagrad, rmsprop, adam) or an optimizer spec as JSON",
+    };
     public Option<bool> Json { get; } = CommonOptions.Json();
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, CheckEvery, Json })
+        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, CheckEvery, Optimizer, Json })
             command.Options.Add(o);
     }
 
@@ -38,7 +42,7 @@ public sealed class JobOptions
             Model = model, Dataset = dataset, Epochs = p.GetValue(Epochs),
             GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
             Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
-            ConsistencyCheckEvery = p.GetValue(CheckEvery),
+            ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "",
         };
     }
 }

@@ -36,11 +36,9 @@ public static class TrainCommand
         string? dataDir, Data.TokenizerOptions text, string? savePath, bool json)
     {
         Threading.Threads = threads;
-        var declared = ModelSpec.Resolve(modelName, seed); // a bad model name or spec fails before any data is fetched
+        ModelSpec.ForData(modelName, seed, null); // a bad model name or spec fails before any data is fetched
         var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
-        // A preset follows the data's sample shape (an IMDB preset follows --max-len) when the ranks agree.
-        var sample = data.TrainX.Shape[1..];
-        var net = sample.Length == declared.InputShape.Length ? ModelSpec.Resolve(modelName, seed, sample) : declared;
+        var net = ModelSpec.ForData(modelName, seed, data.TrainX.Shape[1..]);
         if (!data.TrainX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelName} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} samples are {Engine.Layers.Layer.FormatShape(data.TrainX.Shape[1..])}");

@@ -103,6 +103,39 @@ public static class ModelSpec
     public static string ToJsonText(Sequential model) => ToJson(model).ToJsonString(Indented);
 
     /// <summary>
+    /// The one place a model is decided for training (by `train`, by the coordinator when it accepts a job, and by each
+    /// worker): <paramref name="model"/> is a preset name, a spec as JSON text, or a spec file's path. A preset follows
+    /// the data's <paramref name="sampleShape"/> when it has the same rank (an IMDB preset follows --max-len); a spec
+    /// keeps its own. <paramref name="optimizer"/>, when given, replaces the spec's optimizer: a name such as "adam",
+    /// or an optimizer spec object as JSON.
+    /// </summary>
+    public static Sequential ForData(string model, int? seed, int[]? sampleShape, string? optimizer = null)
+    {
+        string text = model.Trim();
+        var net = text.StartsWith('{') ? Parse(text, "job model", seed) : Resolve(text, seed);
+        if (!text.StartsWith('{') && Presets.TryGet(text, out _) && sampleShape is not null && sampleShape.Length == net.InputShape.Length
+            && !sampleShape.AsSpan().SequenceEqual(net.InputShape))
+            net = Resolve(text, seed, sampleShape);
+        if (!string.IsNullOrWhiteSpace(optimizer)) net.Compile(ParseOptimizer(optimizer), net.Loss!, net.Metrics);
+        return net;
+    }
+
+    /// <summary>An optimizer from a name ("adam") or a spec object as JSON ({"type": "sgd", "learning_rate": 0.1}).</summary>
+    public static Optimizer ParseOptimizer(string text)
+    {
+        text = text.Trim();
+        var spec = text.StartsWith('{') ? SpecReader.ParseRoot(text, "optimizer") : new JsonObject { ["type"] = text };
+        try
+        {
+            return Optimizer.FromSpec(new SpecReader(spec, "optimizer"));
+        }
+        catch (SpecException e)
+        {
+            throw new SpecException($"optimizer: {e.Message}");
+        }
+    }
+
+    /// <summary>
     /// Resolves what a user typed for --model: a preset name, or the path of a spec file. A preset takes
     /// <paramref name="presetInputShape"/> when given (an IMDB preset follows --max-len); a spec file keeps its own.
     /// </summary>

@@ -74,4 +74,18 @@ public class ModelSpecTests
         Assert.Contains("mnist-cnn", e.Message);
         Assert.Contains("mnist-mlp", e.Message);
     }
+
+    [Fact]
+    public void A_job_model_follows_its_data_and_takes_the_optimizer_it_names()
+    {
+        var lstm = ModelSpec.ForData("imdb-lstm", 1, [100]);
+        Assert.Equal([100], lstm.InputShape);                     // a preset follows --max-len
+        Assert.Equal("adam", ModelSpec.ForData("mnist-mlp", 1, [28, 28, 1]).Optimizer!.Name);
+        var sgd = ModelSpec.ForData("mnist-mlp", 1, [28, 28, 1], "{\"type\": \"sgd\", \"learning_rate\": 0.25}");
+        Assert.Equal(("sgd", 0.25f), (sgd.Optimizer!.Name, sgd.Optimizer.LearningRate));
+        Assert.Equal("rmsprop", ModelSpec.ForData("mnist-mlp", 1, null, "rmsprop").Optimizer!.Name);
+        var e = Assert.Throws<SpecException>(() => ModelSpec.ForData("mnist-mlp", 1, null, "lion"));
+        Assert.Contains("optimizer", e.Message);
+        Assert.Contains("lion", e.Message);
+    }
 }

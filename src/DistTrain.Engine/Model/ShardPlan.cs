@@ -1,4 +1,4 @@
-namespace DistTrain.Coordinator;
+namespace DistTrain.Engine.Model;
 
 /// <summary>
 /// How one epoch's samples are dealt to N ranks.

@@ -1,4 +1,6 @@
-namespace DistTrain.Coordinator.Tests;
+using DistTrain.Engine.Model;
+
+namespace DistTrain.Engine.Tests.Model;
 
 public class ShardPlanTests
 {
