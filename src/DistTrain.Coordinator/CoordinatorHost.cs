@@ -8,15 +8,19 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using DistTrain.State;
 
 namespace DistTrain.Coordinator;
 
-/// <summary>How a coordinator listens and where it keeps its state.</summary>
-public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage);
+/// <summary>How a coordinator listens, where it keeps its state, and when it counts a worker lost.</summary>
+/// <param name="SiloPort">The port other coordinators of a Redis cluster reach this one's silo at (0: a free one).</param>
+/// <param name="MissedHeartbeats">Heartbeats (2 s apart) a worker may miss before it is lost.</param>
+public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3);
 
 /// <summary>
 /// The coordinator process: the Jobs, Workers and Datasets services on a cleartext HTTP/2 endpoint, and an Orleans
-/// silo in the same host whose grains keep the job and worker state (<see cref="JobRegistry"/>).
+/// silo in the same host whose grains keep the job and worker state and make every decision about them
+/// (<see cref="JobRegistry"/>). Coordinators started on the same Redis form one cluster.
 /// </summary>
 public static class CoordinatorHost
 {
@@ -31,21 +35,28 @@ public static class CoordinatorHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
-        builder.UseOrleans(options.Storage.Configure);
+        if (options.MissedHeartbeats < 1) throw new ArgumentException($"--missed-heartbeats must be at least 1, got {options.MissedHeartbeats}");
+        builder.Services.Configure<WorkerLiveness>(o => o.MissedBeats = options.MissedHeartbeats);
+        var endpoint = SiloEndpoint.For(ip, options.SiloPort);
+        builder.UseOrleans(silo =>
+        {
+            options.Storage.Configure(silo, endpoint);
+            // The scheduler wakes with the silo: its timer watches every worker's liveness from then on.
+            silo.AddStartupTask((sp, _) => sp.GetRequiredService<IGrainFactory>().GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Start());
+        });
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = null;
             o.MaxSendMessageSize = null;
         });
         var preparer = new DatasetPreparer(options.DataDir, log);
-        builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare));
+        builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare, DatasetPreparer.Find));
         builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l => l.Protocols = HttpProtocols.Http2));
         var app = builder.Build();
         app.MapGrpcService<JobsService>();
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        await app.Services.GetRequiredService<JobRegistry>().RecoverAsync().ConfigureAwait(false);
         return (app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using DistTrain.Engine.Model;
 using DistTrain.Engine.Spec;
 using DistTrain.Protos;
@@ -12,54 +11,27 @@ namespace DistTrain.Coordinator;
 public sealed record PreparedDataset(string Digest, string Path, int TrainSamples, int TestSamples, int[] SampleShape);
 
 /// <summary>
-/// The coordinator's jobs and workers. Their durable state lives in grains (<see cref="IJobGrain"/>,
-/// <see cref="IWorkerGrain"/>, <see cref="IJobIndexGrain"/>): every change is written through them, and every read of a
-/// job comes from them, so a restarted coordinator still knows every job it ran. What only matters while this process
-/// lives stays here: which registered workers are connected and waiting, the pending queue, the prepared datasets, and
-/// the signal that wakes watchers.
-/// <para>
-/// Assignment: the oldest pending job starts as soon as at least its worker count of idle workers has registered;
-/// they take ranks in registration order, and the worker-set generation increases, so messages from an older set are
-/// refused by the ring.
-/// </para>
+/// The coordinator's side of the job and worker APIs: a thin adapter over the grains, where every decision is made and
+/// kept. <see cref="IJobGrain"/> holds a job's status and membership, <see cref="IWorkerGrain"/> a worker's phase and
+/// liveness, and <see cref="ISchedulerGrain"/> the pending queue and placement. Nothing here outlives a restart or
+/// matters to another coordinator of the same cluster, apart from the prepared datasets (found again on disk by digest)
+/// and the signal that wakes this process's watchers.
 /// </summary>
-public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedDataset> prepare)
+public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedDataset> prepare, Func<string, PreparedDataset?>? findDataset = null)
 {
-    private sealed class WorkerEntry(string id, string address)
-    {
-        public string Id { get; } = id;
-        public string Address { get; } = address;
-        public string? JobId { get; set; }
-        public TaskCompletionSource<Assignment> Assigned { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
+    /// <summary>How long one call into a worker grain waits for an assignment; the caller asks again until it has one.</summary>
+    private static readonly TimeSpan AssignmentPoll = TimeSpan.FromSeconds(20);
 
-    private sealed record PendingJob(string Id, JobSpec Spec, PreparedDataset Data);
-
-    // _gate serialises the assignment sequences (they await grains); _sync guards the dataset map and the change
-    // signal, which callers read without waiting on those sequences.
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly object _sync = new();
-    private readonly List<PendingJob> _pending = [];
     private readonly Dictionary<string, PreparedDataset> _datasets = [];
-    private readonly List<WorkerEntry> _workers = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private IJobIndexGrain Index => grains.GetGrain<IJobIndexGrain>("coordinator");
+    private IJobIndexGrain Index => grains.GetGrain<IJobIndexGrain>(JobIndexGrain.Key);
+    private ISchedulerGrain Scheduler => grains.GetGrain<ISchedulerGrain>(SchedulerGrain.Key);
     private IJobGrain JobGrain(string id) => grains.GetGrain<IJobGrain>(id);
     private IWorkerGrain WorkerGrain(string id) => grains.GetGrain<IWorkerGrain>(id);
 
-    /// <summary>
-    /// After a restart: a job that was pending or running has lost its workers (they were connected to the old
-    /// process), so it fails with a reason that says so; finished jobs keep their records as they are.
-    /// </summary>
-    public async Task RecoverAsync()
-    {
-        foreach (string id in await Index.Jobs())
-            if (await JobGrain(id).Get() is { IsFinal: false } job)
-                await JobGrain(id).Update(new JobFailed($"the coordinator restarted while {id} was {job.Phase.ToString().ToLowerInvariant()}; submit it again"));
-    }
-
-    /// <summary>Validates and queues a job; it starts when enough workers are idle.</summary>
+    /// <summary>Validates and queues a job; the scheduler starts it when enough workers are idle.</summary>
     public async Task<Job> SubmitAsync(JobSpec spec)
     {
         if (spec.Workers < 1) throw new ArgumentException($"a job needs at least one worker, got {spec.Workers}");
@@ -67,85 +39,77 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
+        lock (_sync) _datasets[data.Digest] = data;
         string id = await Index.NewJob();
-        var record = await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),
-            ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples));
-        await Locked(async () =>
-        {
-            _pending.Add(new PendingJob(id, spec, data));
-            lock (_sync) _datasets[id] = data;
-            await AssignLockedAsync();
-        });
-        return ToProto(await JobGrain(id).Get() ?? record);
-    }
-
-    /// <summary>Adds a worker; returns its id.</summary>
-    public async Task<string> RegisterAsync(string advertisedAddress, int threads)
-    {
-        if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out _))
-            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL such as http://10.0.0.5:7000");
-        string id = await Index.NewWorker();
-        await WorkerGrain(id).Update(new WorkerRegistered(advertisedAddress, threads));
-        await Locked(async () =>
-        {
-            _workers.Add(new WorkerEntry(id, advertisedAddress));
-            await AssignLockedAsync();
-        });
-        return id;
-    }
-
-    /// <summary>Waits until the worker has a job, then returns its assignment.</summary>
-    public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken)
-    {
-        Task<Assignment> assigned = null!;
-        await Locked(() => { assigned = Worker(workerId).Assigned.Task; return Task.CompletedTask; });
-        return await assigned.WaitAsync(cancellationToken);
-    }
-
-    /// <summary>Records that a worker is alive; false when its job has ended and it should stop.</summary>
-    public async Task<bool> HeartbeatAsync(string workerId)
-    {
-        string? jobId = null;
-        await Locked(() => { jobId = Worker(workerId).JobId; return Task.CompletedTask; });
-        await WorkerGrain(workerId).Update(new WorkerHeartbeat());
-        return jobId is null || await JobGrain(jobId).Get() is not { IsFinal: true };
+        await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),
+            ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples, data.Digest, spec.Workers));
+        await Scheduler.Enqueue(id);
+        Signal();
+        return await GetAsync(id);
     }
 
     /// <summary>
-    /// A worker shuts down: it leaves the table (so it is never assigned again) and its grain is marked Left; a job it
-    /// was training fails at once with the reason, naming its rank, and its other workers are freed.
+    /// Adds a worker, or takes it back under the identity it brings (<paramref name="workerId"/>; null: a new id);
+    /// returns its id.
+    /// </summary>
+    public async Task<string> RegisterAsync(string advertisedAddress, int threads, string? workerId = null, string? incarnation = null)
+    {
+        if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out _))
+            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL such as http://10.0.0.5:7000");
+        if (string.IsNullOrEmpty(workerId)) workerId = await Index.NewWorker();
+        else if (workerId.Length > 100 || !workerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ArgumentException($"worker id '{workerId}' must be at most 100 letters, digits, '-', '_' or '.'");
+        await WorkerGrain(workerId).Register(advertisedAddress, threads, string.IsNullOrEmpty(incarnation) ? Guid.NewGuid().ToString("N") : incarnation);
+        await Scheduler.WorkerAvailable(workerId);
+        Signal();
+        return workerId;
+    }
+
+    /// <summary>Waits until the worker has a job other than <paramref name="finishedJob"/>, then returns its assignment.</summary>
+    public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken, string? finishedJob = null)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (await WorkerGrain(workerId).WaitForJob(string.IsNullOrEmpty(finishedJob) ? null : finishedJob, AssignmentPoll).WaitAsync(cancellationToken)
+                is not { } jobId) continue;
+            var job = await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
+            int rank = job.WorkerIds.IndexOf(workerId);
+            if (rank < 0) continue; // placed, but the job's record does not list it yet
+            var spec = JsonParser.Default.Parse<JobSpec>(job.Spec);
+            var a = new Assignment
+            {
+                JobId = jobId, Spec = spec, Rank = rank, WorldSize = job.WorkerIds.Count, DatasetDigest = job.DatasetDigest, Generation = job.Generation,
+            };
+            a.Peers.AddRange(job.Workers);
+            DistTrainMetrics.WorldSize.Record(a.WorldSize, DistTrainMetrics.Job(jobId));
+            DistTrainMetrics.WorkerFailures.Add(0, DistTrainMetrics.Job(jobId)); // the series exists from the start, at 0
+            return a;
+        }
+    }
+
+    /// <summary>Records that a worker is alive; false when its job has ended and it should stop.</summary>
+    public Task<bool> HeartbeatAsync(string workerId) => WorkerGrain(workerId).Heartbeat();
+
+    /// <summary>
+    /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training fails at
+    /// once with the reason, naming its rank; the job's grain then has its other workers freed.
     /// </summary>
     public async Task LeaveAsync(string workerId, string reason)
     {
-        string? jobId = null;
-        await Locked(() =>
+        var was = await WorkerGrain(workerId).Leave(reason);
+        if (was.JobId is not null)
         {
-            var w = Worker(workerId);
-            jobId = w.JobId;
-            _workers.Remove(w);
-            w.Assigned.TrySetCanceled();
-            return Task.CompletedTask;
-        });
-        int rank = (await WorkerGrain(workerId).Get())?.Rank ?? -1;
-        await WorkerGrain(workerId).Update(new WorkerLeft(reason));
-        if (jobId is not null && await JobGrain(jobId).Get() is { IsFinal: false })
-        {
-            DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(jobId));
-            try
-            {
-                await FinishAsync(jobId, new JobFailed(FailureReason(rank, $"{workerId} left: {reason}")));
-            }
-            catch (InvalidJobChangeException)
-            {
-                // The job ended in the meantime (its last report, or another rank's failure): nothing left to fail.
-            }
+            DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(was.JobId));
+            await EndAsync(was.JobId, new JobFailed(FailureReason(was.Rank, $"{workerId} left: {reason}")));
         }
+        Signal();
     }
 
     /// <summary>Applies a worker's progress report; false when the job has ended and the worker should stop.</summary>
     public async Task<bool> ReportAsync(ProgressReport report)
     {
-        await Locked(() => { Worker(report.WorkerId); return Task.CompletedTask; });
+        if (await WorkerGrain(report.WorkerId).Get() is null) throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
         var grain = JobGrain(report.JobId);
         var job = await grain.Get() ?? throw new KeyNotFoundException($"no job {report.JobId}");
         if (job.IsFinal) return false;
@@ -154,7 +118,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             if (report.Error.Length > 0)
             {
                 DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(report.JobId));
-                await FinishAsync(report.JobId, new JobFailed(FailureReason(report.Rank, report.Error)));
+                await EndAsync(report.JobId, new JobFailed(FailureReason(report.Rank, report.Error)));
                 return false;
             }
             if (report.Rank != 0) return true;
@@ -166,10 +130,12 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Accuracy.Record(report.Accuracy, tags);
                 DistTrainMetrics.Loss.Record(report.TestLoss, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 DistTrainMetrics.Accuracy.Record(report.TestAccuracy, DistTrainMetrics.JobSplit(report.JobId, "test"));
-                await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
-                    report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds)));
+                // A report retried across a coordinator restart may arrive twice: an epoch is recorded once.
+                if (!job.History.Any(e => e.Epoch == report.Epoch))
+                    await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
+                        report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds)));
                 if (report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
-                if (report.Finished) await FinishAsync(report.JobId, new JobCompleted());
+                if (report.Finished) await grain.Update(new JobCompleted());
             }
             else
             {
@@ -190,7 +156,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (await JobGrain(jobId).Get() is null) throw new KeyNotFoundException($"no job {jobId}");
         try
         {
-            return ToProto(await FinishAsync(jobId, new JobCancelled("cancelled by request")));
+            var record = await JobGrain(jobId).Update(new JobCancelled("cancelled by request"));
+            Signal();
+            return ToProto(record);
         }
         catch (InvalidJobChangeException e)
         {
@@ -209,13 +177,27 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         return records.OfType<JobRecord>().Select(ToProto).ToList();
     }
 
-    /// <summary>The prepared dataset file with this digest, if the coordinator holds one.</summary>
-    public PreparedDataset? Dataset(string digest)
+    /// <summary>Every worker ever registered, in registration order.</summary>
+    public async Task<IReadOnlyList<WorkerRecord>> WorkersAsync()
     {
-        lock (_sync) return _datasets.Values.FirstOrDefault(d => d.Digest == digest);
+        var ids = await Scheduler.Workers();
+        var records = await Task.WhenAll(ids.Select(id => WorkerGrain(id).Get()));
+        return records.OfType<WorkerRecord>().ToList();
     }
 
-    /// <summary>Completes when anything changes after this call.</summary>
+    /// <summary>The prepared dataset file with this digest, if this coordinator holds one (prepared here, or found on disk).</summary>
+    public PreparedDataset? Dataset(string digest)
+    {
+        lock (_sync)
+            if (_datasets.TryGetValue(digest, out var known)) return known;
+        if (findDataset?.Invoke(digest) is not { } found) return null;
+        lock (_sync) return _datasets[digest] = found;
+    }
+
+    /// <summary>
+    /// Completes when anything changes through this coordinator after this call. Another coordinator's changes do not
+    /// signal here, so watchers also look again every second.
+    /// </summary>
     public Task ChangedAsync(CancellationToken cancellationToken)
     {
         lock (_sync) return _changed.Task.WaitAsync(cancellationToken);
@@ -230,62 +212,17 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     public static bool IsTerminal(JobStatus s) => s is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
 
-    // Ends a job in its grain (which refuses an illegal end), then frees its workers for the next job.
-    private async Task<JobRecord> FinishAsync(string jobId, JobChange end)
+    // Ends a job in its grain unless it has ended already (its last report, or another rank's failure came first).
+    private async Task EndAsync(string jobId, JobChange end)
     {
-        var record = await JobGrain(jobId).Update(end);
-        await Locked(async () =>
-        {
-            _pending.RemoveAll(p => p.Id == jobId);
-            foreach (var w in _workers.Where(w => w.JobId == jobId))
-            {
-                w.JobId = null;
-                w.Assigned = new TaskCompletionSource<Assignment>(TaskCreationOptions.RunContinuationsAsynchronously);
-                await WorkerGrain(w.Id).Update(new WorkerReleased());
-            }
-            await AssignLockedAsync();
-        });
-        Signal();
-        return record;
-    }
-
-    private async Task AssignLockedAsync()
-    {
-        if (_pending.Count == 0) return;
-        var job = _pending[0];
-        var idle = _workers.Where(w => w.JobId is null).Take(job.Spec.Workers).ToList();
-        if (idle.Count < job.Spec.Workers) return;
-        _pending.RemoveAt(0);
-        long generation = await Index.NewGeneration();
-        var addresses = idle.Select(w => w.Address).ToImmutableList();
-        await JobGrain(job.Id).Update(new JobStarted(addresses, generation));
-        DistTrainMetrics.WorldSize.Record(idle.Count, DistTrainMetrics.Job(job.Id));
-        DistTrainMetrics.WorkerFailures.Add(0, DistTrainMetrics.Job(job.Id)); // the series exists from the start, at 0
-        for (int rank = 0; rank < idle.Count; rank++)
-        {
-            idle[rank].JobId = job.Id;
-            await WorkerGrain(idle[rank].Id).Update(new WorkerAssigned(job.Id, rank));
-            var a = new Assignment
-            {
-                JobId = job.Id, Spec = job.Spec, Rank = rank, WorldSize = idle.Count, DatasetDigest = job.Data.Digest, Generation = generation,
-            };
-            a.Peers.AddRange(addresses);
-            idle[rank].Assigned.TrySetResult(a);
-        }
-        Signal();
-    }
-
-    private async Task Locked(Func<Task> action)
-    {
-        await _gate.WaitAsync();
         try
         {
-            await action();
+            await JobGrain(jobId).Update(end);
         }
-        finally
+        catch (InvalidJobChangeException)
         {
-            _gate.Release();
         }
+        Signal();
     }
 
     private void Signal()
@@ -297,9 +234,6 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             old.TrySetResult();
         }
     }
-
-    private WorkerEntry Worker(string id) =>
-        _workers.FirstOrDefault(w => w.Id == id) ?? throw new KeyNotFoundException($"no worker {id}; register first");
 
     /// <summary>The wire form of a job record.</summary>
     public static Job ToProto(JobRecord r)
@@ -318,6 +252,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         }));
         return job;
     }
+
+    /// <summary>The wire form of a worker record.</summary>
+    public static WorkerInfo ToProto(WorkerRecord r) => new()
+    {
+        Id = r.Id, Address = r.Address, Status = r.Phase.ToString().ToLowerInvariant(), JobId = r.JobId ?? "", Rank = r.Rank, Threads = r.Threads,
+        LastHeartbeatUnixMs = new DateTimeOffset(DateTime.SpecifyKind(r.LastHeartbeatUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(), Note = r.Note,
+    };
 
     private static JobStatus ToProto(JobPhase phase) => phase switch
     {

@@ -1,4 +1,5 @@
 using DistTrain.State;
+using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Runtime.Hosting;
@@ -34,15 +35,34 @@ public sealed record StateStorageChoice(string Kind, string Target)
     public override string ToString() => Kind == "postgres" ? "postgres" : $"{Kind} {Target}";
 
     /// <summary>
-    /// One silo with localhost clustering on free ports: a single coordinator. A multi-silo deployment would replace
-    /// UseLocalhostClustering with a membership table every silo shares (UseRedisClustering or UseAdoNetClustering, on
-    /// the same store as the grain state), give each silo its own advertised IP and ports, and keep ServiceId fixed.
-    /// ServiceId is fixed here too: Redis and SQL key grain state by it, so a restarted coordinator finds its jobs.
+    /// The silo's clustering and grain storage. With <c>file</c>, one silo with localhost clustering: a lone
+    /// coordinator. With Redis, every coordinator given the same <c>--storage</c> joins one Orleans cluster through a
+    /// membership table on that Redis, and grains move to a survivor when one dies; <paramref name="endpoint"/> is the
+    /// address and ports this silo is reached at by the others. ServiceId and ClusterId are fixed: Redis and SQL key
+    /// grain state by them, so a restarted coordinator finds its jobs.
     /// </summary>
-    public void Configure(ISiloBuilder silo)
+    public void Configure(ISiloBuilder silo, SiloEndpoint? endpoint = null)
     {
-        silo.UseLocalhostClustering(LoopbackPort.Free(), LoopbackPort.Free(), serviceId: "disttrain", clusterId: "disttrain");
         silo.Configure<ClusterOptions>(o => { o.ServiceId = "disttrain"; o.ClusterId = "disttrain"; });
+        if (Kind == "redis")
+        {
+            var e = endpoint ?? SiloEndpoint.Loopback();
+            silo.ConfigureEndpoints(e.Address, e.SiloPort, e.GatewayPort, listenOnAnyHostAddress: true);
+            silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(Target));
+            // A coordinator killed outright is declared dead within a few seconds, so that its grains move on soon.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+                o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
+                o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+            });
+        }
+        else
+        {
+            silo.UseLocalhostClustering(LoopbackPort.Free(), LoopbackPort.Free(), serviceId: "disttrain", clusterId: "disttrain");
+        }
         switch (Kind)
         {
             case "file":

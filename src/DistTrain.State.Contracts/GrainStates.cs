@@ -25,3 +25,11 @@ public sealed class JobIndexState
     [Id(2)] public long LastGeneration { get; set; }
     [Id(3)] public ImmutableList<string> Jobs { get; set; } = [];
 }
+
+/// <summary>What the scheduler grain persists: the pending queue and the registered workers, both oldest first.</summary>
+[GenerateSerializer]
+public sealed class SchedulerState
+{
+    [Id(0)] public ImmutableList<string> Pending { get; set; } = [];
+    [Id(1)] public ImmutableList<string> Workers { get; set; } = [];
+}

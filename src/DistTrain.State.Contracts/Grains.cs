@@ -1,8 +1,12 @@
 using System.Collections.Immutable;
+using Orleans.Concurrency;
 
 namespace DistTrain.State;
 
-/// <summary>A job's state, keyed by job id ("job-7"). All changes go through <see cref="Update"/>.</summary>
+/// <summary>
+/// A job's record: spec, status, membership (worker ids, addresses, ranks, generation) and history. All changes go
+/// through <see cref="Update"/>; when one ends the job, the grain tells the scheduler, which frees its workers.
+/// </summary>
 public interface IJobGrain : IGrainWithStringKey
 {
     /// <summary>The record, or null when no job has this id.</summary>
@@ -10,18 +14,72 @@ public interface IJobGrain : IGrainWithStringKey
 
     /// <summary>Applies a change (see <see cref="JobTransitions"/>) and stores the result before returning it.</summary>
     Task<JobRecord> Update(JobChange change);
+
+    /// <summary>A member's grain found it lost (or restarted): a running job fails, naming its rank and why.</summary>
+    [OneWay]
+    Task MemberLost(string workerId, string reason);
 }
 
-/// <summary>A worker's state, keyed by worker id. All changes go through <see cref="Update"/>.</summary>
+/// <summary>
+/// One worker, keyed by the worker's own stable id: its address, phase and job, and its liveness. Heartbeats refresh
+/// it; a grain timer marks it <see cref="WorkerPhase.Lost"/> after missed beats and tells its job.
+/// </summary>
 public interface IWorkerGrain : IGrainWithStringKey
 {
     Task<WorkerRecord?> Get();
 
-    Task<WorkerRecord> Update(WorkerChange change);
+    /// <summary>
+    /// Registers, or registers again: the same identity replaces its old entry. From a new incarnation while training,
+    /// the old process is gone, so its job learns that the member was lost.
+    /// </summary>
+    Task<WorkerRecord> Register(string address, int threads, string incarnation);
+
+    /// <summary>The worker is alive; false when its job has ended. Throws <see cref="UnknownWorkerException"/> when
+    /// it is not registered, lost or left.</summary>
+    Task<bool> Heartbeat();
+
+    /// <summary>The scheduler placed it in a job at a rank.</summary>
+    Task Assign(string jobId, int rank);
+
+    /// <summary>Its job ended: idle again (if it is still in that job).</summary>
+    Task Release(string jobId);
+
+    /// <summary>It shuts down on purpose; returns the record as it was, so the caller can fail its job.</summary>
+    Task<WorkerRecord> Leave(string reason);
+
+    /// <summary>
+    /// The job it is placed in, other than <paramref name="finishedJob"/> (the one it has just run), as soon as there is
+    /// one, within <paramref name="wait"/>; null if none came. Interleaves, so that Assign can run while it waits.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<string?> WaitForJob(string? finishedJob, TimeSpan wait);
 }
 
 /// <summary>
-/// The coordinator's counters and its list of jobs, in one grain (key "coordinator") so that ids and generations keep
+/// The cluster's one scheduler (key "scheduler"): the pending queue, the registered workers in order, and placement,
+/// which gives the oldest pending job the first idle live workers as soon as there are enough of them.
+/// </summary>
+public interface ISchedulerGrain : IGrainWithStringKey
+{
+    /// <summary>Wakes the scheduler (at silo start), so that its timer watches every worker.</summary>
+    Task Start();
+
+    /// <summary>Queues a submitted job, and places what can be placed.</summary>
+    Task Enqueue(string jobId);
+
+    /// <summary>A worker registered (or registered again): it is known from now on, and may take a pending job.</summary>
+    Task WorkerAvailable(string workerId);
+
+    /// <summary>A job ended: its workers are freed and the next pending job placed.</summary>
+    [OneWay]
+    Task JobEnded(string jobId);
+
+    /// <summary>Every worker ever registered, in registration order.</summary>
+    Task<ImmutableList<string>> Workers();
+}
+
+/// <summary>
+/// The cluster's id counters and its list of jobs, in one grain (key "coordinator") so that ids and generations keep
 /// counting up across restarts.
 /// </summary>
 public interface IJobIndexGrain : IGrainWithStringKey
@@ -29,6 +87,7 @@ public interface IJobIndexGrain : IGrainWithStringKey
     /// <summary>Reserves the next job id and lists it.</summary>
     Task<string> NewJob();
 
+    /// <summary>An id for a worker that did not bring its own.</summary>
     Task<string> NewWorker();
 
     /// <summary>The next worker-set generation, larger than any handed out before.</summary>

@@ -13,14 +13,15 @@ public abstract record JobChange
 /// <summary>The job is accepted: it exists from now on, Pending.</summary>
 [GenerateSerializer, Immutable]
 public sealed record JobSubmitted([property: Id(0)] string Spec, [property: Id(1)] int StepsPerEpoch, [property: Id(2)] int TrainSamples,
-    [property: Id(3)] int TestSamples) : JobChange
+    [property: Id(3)] int TestSamples, [property: Id(4)] string DatasetDigest, [property: Id(5)] int Workers) : JobChange
 {
     public override string Name => "submit";
 }
 
-/// <summary>Enough workers joined: Pending → Running with this worker set (addresses in rank order).</summary>
+/// <summary>The scheduler placed the job: Pending → Running with this worker set (ids and addresses in rank order).</summary>
 [GenerateSerializer, Immutable]
-public sealed record JobStarted([property: Id(0)] ImmutableList<string> Workers, [property: Id(1)] long Generation) : JobChange
+public sealed record JobStarted([property: Id(0)] ImmutableList<string> Workers, [property: Id(1)] long Generation,
+    [property: Id(2)] ImmutableList<string> WorkerIds) : JobChange
 {
     public override string Name => "start";
 }

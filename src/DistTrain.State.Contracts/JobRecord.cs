@@ -30,6 +30,9 @@ public sealed record EpochRecord(
 /// <param name="Spec">The submitted JobSpec in protobuf JSON, so that the record stays readable in any storage.</param>
 /// <param name="Generation">The worker set's generation; it changes whenever the set does (a ring refuses older ones).</param>
 /// <param name="Checkpoint">Where the latest checkpoint of the model was written, if any.</param>
+/// <param name="WorkerIds">The members' worker ids, in rank order (beside <paramref name="Workers"/>, their addresses).</param>
+/// <param name="DatasetDigest">SHA-256 of the dataset file the job trains on, which workers fetch by it.</param>
+/// <param name="RequestedWorkers">How many workers the job asked for.</param>
 [GenerateSerializer, Immutable]
 public sealed record JobRecord(
     [property: Id(0)] string Id,
@@ -49,7 +52,10 @@ public sealed record JobRecord(
     [property: Id(14)] long Generation,
     [property: Id(15)] string? Checkpoint,
     [property: Id(16)] DateTime SubmittedUtc,
-    [property: Id(17)] DateTime UpdatedUtc)
+    [property: Id(17)] DateTime UpdatedUtc,
+    [property: Id(18)] ImmutableList<string> WorkerIds,
+    [property: Id(19)] string DatasetDigest,
+    [property: Id(20)] int RequestedWorkers)
 {
     public bool IsFinal => Phase is JobPhase.Completed or JobPhase.Failed or JobPhase.Cancelled;
 }

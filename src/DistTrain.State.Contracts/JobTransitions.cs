@@ -20,11 +20,14 @@ public static class JobTransitions
         if (job is null)
             return change is JobSubmitted s
                 ? new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
-                    [], [], 0, null, nowUtc, nowUtc)
+                    [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers)
                 : throw new InvalidJobChangeException($"{jobId} does not exist; it cannot {change.Name}");
         var next = (job.Phase, change) switch
         {
-            (JobPhase.Pending, JobStarted s) => job with { Phase = JobPhase.Running, Workers = s.Workers, Generation = s.Generation },
+            (JobPhase.Pending, JobStarted s) => job with
+            {
+                Phase = JobPhase.Running, Workers = s.Workers, Generation = s.Generation, WorkerIds = s.WorkerIds,
+            },
             (JobPhase.Running, JobProgressed p) => job with
             {
                 Epoch = p.Epoch, Step = p.Step, Loss = p.Loss, Accuracy = p.Accuracy, SamplesPerSecond = p.SamplesPerSecond,

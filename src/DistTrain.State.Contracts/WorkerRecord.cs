@@ -6,13 +6,18 @@ public enum WorkerPhase
 {
     Idle,
     Training,
+    /// <summary>Missed its heartbeats (killed, frozen or cut off); never assigned until it registers again.</summary>
     Lost,
     /// <summary>Shut down on purpose (SIGTERM or SIGINT); never assigned again.</summary>
     Left,
 }
 
 /// <summary>A worker's durable record, kept by its <see cref="IWorkerGrain"/>.</summary>
+/// <param name="Id">The worker's own stable identity, which it keeps across its restarts (an id file in its data directory).</param>
 /// <param name="Rank">Its rank in <paramref name="JobId"/>, or −1 when idle.</param>
+/// <param name="Incarnation">A random id per worker process: a registration under the same id from another incarnation
+/// means the old process is gone.</param>
+/// <param name="Note">Why the worker was lost or left.</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkerRecord(
     [property: Id(0)] string Id,
@@ -21,26 +26,24 @@ public sealed record WorkerRecord(
     [property: Id(3)] WorkerPhase Phase,
     [property: Id(4)] string? JobId,
     [property: Id(5)] int Rank,
-    [property: Id(6)] DateTime LastHeartbeatUtc);
+    [property: Id(6)] DateTime LastHeartbeatUtc,
+    [property: Id(7)] string Incarnation,
+    [property: Id(8)] string Note)
+{
+    /// <summary>Idle or training: it beats, and idle ones can be placed.</summary>
+    public bool IsLive => Phase is WorkerPhase.Idle or WorkerPhase.Training;
+}
 
-/// <summary>Everything that can happen to a worker.</summary>
-[GenerateSerializer, Immutable]
-public abstract record WorkerChange;
+/// <summary>
+/// A call about a worker the coordinator does not know, or has marked lost or left. The worker's answer is to register
+/// again under its identity and carry on.
+/// </summary>
+[GenerateSerializer]
+public sealed class UnknownWorkerException : Exception
+{
+    public UnknownWorkerException() { }
 
-[GenerateSerializer, Immutable]
-public sealed record WorkerRegistered([property: Id(0)] string Address, [property: Id(1)] int Threads) : WorkerChange;
+    public UnknownWorkerException(string message) : base(message) { }
 
-[GenerateSerializer, Immutable]
-public sealed record WorkerAssigned([property: Id(0)] string JobId, [property: Id(1)] int Rank) : WorkerChange;
-
-[GenerateSerializer, Immutable]
-public sealed record WorkerReleased : WorkerChange;
-
-[GenerateSerializer, Immutable]
-public sealed record WorkerHeartbeat : WorkerChange;
-
-[GenerateSerializer, Immutable]
-public sealed record WorkerLost([property: Id(0)] string Reason) : WorkerChange;
-
-[GenerateSerializer, Immutable]
-public sealed record WorkerLeft([property: Id(0)] string Reason) : WorkerChange;
+    public UnknownWorkerException(string message, Exception inner) : base(message, inner) { }
+}

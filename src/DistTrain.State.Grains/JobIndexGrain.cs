@@ -6,6 +6,9 @@ namespace DistTrain.State;
 /// <summary>The coordinator's id counters, generation and job list; each call changes and stores them in <see cref="Change"/>.</summary>
 public sealed class JobIndexGrain([PersistentState("index", StateStorage.Name)] IPersistentState<JobIndexState> state) : Grain, IJobIndexGrain
 {
+    /// <summary>The one index's key.</summary>
+    public const string Key = "coordinator";
+
     public Task<string> NewJob() => Change(s =>
     {
         string id = $"job-{++s.LastJob}";

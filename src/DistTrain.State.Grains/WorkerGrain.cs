@@ -1,30 +1,146 @@
+using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
 namespace DistTrain.State;
 
-/// <summary>Keeps one worker's record: address, rank, phase and last heartbeat, changed only in <see cref="Update"/>.</summary>
-public sealed class WorkerGrain([PersistentState("worker", StateStorage.Name)] IPersistentState<WorkerGrainState> state) : Grain, IWorkerGrain
+/// <summary>
+/// One worker's record and liveness. A heartbeat moves its deadline on; a grain timer checks the deadline every beat
+/// and, once it has passed, marks the worker <see cref="WorkerPhase.Lost"/> and tells its job. The timer keeps the
+/// grain active while the worker is live, and the scheduler's own timer re-activates it wherever the cluster places
+/// it, so a loss is noticed even when nothing else calls the grain (a killed worker, a coordinator that died).
+/// </summary>
+public sealed class WorkerGrain(
+    [PersistentState("worker", StateStorage.Name)] IPersistentState<WorkerGrainState> state,
+    IOptions<WorkerLiveness> liveness) : Grain, IWorkerGrain
 {
-    public Task<WorkerRecord?> Get() => Task.FromResult(state.State.Record);
+    private readonly WorkerLiveness _liveness = liveness.Value;
+    private DateTime _deadline;
+    private IGrainTimer? _timer;
+    private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public async Task<WorkerRecord> Update(WorkerChange change)
+    private string Id => this.GetPrimaryKeyString();
+    private WorkerRecord? Record => state.State.Record;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        string id = this.GetPrimaryKeyString();
+        // Whatever the stored last beat says, the worker could not reach this activation before it existed: it gets the
+        // grace period to do so (a coordinator restart must not lose every worker at once).
+        var grace = _liveness.Grace > _liveness.Window ? _liveness.Grace : _liveness.Window;
+        _deadline = DateTime.UtcNow + grace;
+        if (Record is { IsLive: true }) Watch();
+        return Task.CompletedTask;
+    }
+
+    public Task<WorkerRecord?> Get() => Task.FromResult(Record);
+
+    public async Task<WorkerRecord> Register(string address, int threads, string incarnation)
+    {
+        var old = Record;
         var now = DateTime.UtcNow;
-        var current = state.State.Record;
-        var next = (current, change) switch
+        // The same process registering again (its coordinator lost track of it, or it was wrongly thought lost) keeps
+        // its place; another process under this identity means the old one is gone, and so is its place in a job.
+        bool sameProcess = old is not null && old.Incarnation == incarnation;
+        if (old is { Phase: WorkerPhase.Training, JobId: { } job } && !sameProcess)
+            GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, $"{Id} restarted").Ignore();
+        var next = sameProcess && old!.Phase == WorkerPhase.Training
+            ? old with { Address = address, Threads = threads, LastHeartbeatUtc = now }
+            : new WorkerRecord(Id, address, threads, WorkerPhase.Idle, null, -1, now, incarnation, "");
+        await SaveAsync(next);
+        Beat(now);
+        Watch();
+        return next;
+    }
+
+    public async Task<bool> Heartbeat()
+    {
+        var r = Require();
+        var now = DateTime.UtcNow;
+        Beat(now);
+        // The deadline lives in memory; the stored time is what `disttrain workers` shows.
+        await SaveAsync(r with { LastHeartbeatUtc = now });
+        return r.JobId is null || await GrainFactory.GetGrain<IJobGrain>(r.JobId).Get() is not { IsFinal: true };
+    }
+
+    public async Task Assign(string jobId, int rank)
+    {
+        var r = Require();
+        if (r.Phase != WorkerPhase.Idle) throw new InvalidOperationException($"{Id} is {r.Phase}; it cannot be placed in {jobId}");
+        await SaveAsync(r with { Phase = WorkerPhase.Training, JobId = jobId, Rank = rank });
+        var waiting = _assigned;
+        _assigned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        waiting.TrySetResult();
+    }
+
+    public async Task Release(string jobId)
+    {
+        if (Record is { Phase: WorkerPhase.Training } r && r.JobId == jobId)
+            await SaveAsync(r with { Phase = WorkerPhase.Idle, JobId = null, Rank = -1 });
+    }
+
+    public async Task<WorkerRecord> Leave(string reason)
+    {
+        var r = Record ?? throw new UnknownWorkerException($"no worker {Id}; register first");
+        await SaveAsync(r with { Phase = WorkerPhase.Left, JobId = null, Rank = -1, Note = reason });
+        Unwatch();
+        return r;
+    }
+
+    public async Task<string?> WaitForJob(string? finishedJob, TimeSpan wait)
+    {
+        var until = DateTime.UtcNow + wait;
+        while (true)
         {
-            (null, WorkerRegistered r) => new WorkerRecord(id, r.Address, r.Threads, WorkerPhase.Idle, null, -1, now),
-            (null, _) => throw new InvalidOperationException($"{id} has not registered"),
-            ({ Phase: WorkerPhase.Idle }, WorkerAssigned a) => current with { Phase = WorkerPhase.Training, JobId = a.JobId, Rank = a.Rank, LastHeartbeatUtc = now },
-            ({ Phase: not (WorkerPhase.Lost or WorkerPhase.Left) }, WorkerReleased) => current with { Phase = WorkerPhase.Idle, JobId = null, Rank = -1 },
-            ({ Phase: not (WorkerPhase.Lost or WorkerPhase.Left) }, WorkerHeartbeat) => current with { LastHeartbeatUtc = now },
-            (_, WorkerLost) => current with { Phase = WorkerPhase.Lost },
-            (_, WorkerLeft) => current with { Phase = WorkerPhase.Left, JobId = null, Rank = -1 },
-            _ => throw new InvalidOperationException($"{id} is {current.Phase}; it cannot take {change.GetType().Name}"),
-        };
+            var r = Require();
+            if (r.Phase == WorkerPhase.Training && r.JobId != finishedJob) return r.JobId;
+            var left = until - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) return null;
+            try
+            {
+                await _assigned.Task.WaitAsync(left);
+            }
+            catch (TimeoutException)
+            {
+                return null;
+            }
+        }
+    }
+
+    private WorkerRecord Require() => Record switch
+    {
+        null => throw new UnknownWorkerException($"no worker {Id}; register first"),
+        { IsLive: false } r => throw new UnknownWorkerException($"{Id} is {r.Phase.ToString().ToLowerInvariant()} ({r.Note}); register again"),
+        var r => r,
+    };
+
+    private void Beat(DateTime now) => _deadline = now + _liveness.Window;
+
+    private void Watch() => _timer ??= this.RegisterGrainTimer(CheckAsync,
+        new GrainTimerCreationOptions(_liveness.HeartbeatInterval, _liveness.HeartbeatInterval) { KeepAlive = true });
+
+    private void Unwatch()
+    {
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    // The timer's tick: a live worker past its deadline is lost, and its job is told.
+    private async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        if (Record is not { IsLive: true } r)
+        {
+            Unwatch();
+            return;
+        }
+        if (DateTime.UtcNow <= _deadline) return;
+        string reason = $"{Id} lost: no heartbeat for {_liveness.Window.TotalSeconds:0.#} s";
+        await SaveAsync(r with { Phase = WorkerPhase.Lost, Note = reason });
+        Unwatch();
+        if (r.JobId is { } job) GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, reason).Ignore();
+    }
+
+    private async Task SaveAsync(WorkerRecord next)
+    {
         state.State.Record = next;
         await state.WriteStateAsync();
-        return next;
     }
 }

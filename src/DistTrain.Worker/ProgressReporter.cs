@@ -10,8 +10,8 @@ namespace DistTrain.Worker;
 /// <para>
 /// Reports go out in order. A step report is dropped when a newer one is already queued: it only moves a progress
 /// bar. An epoch report (the job's history; the last one completes the job) is retried while the coordinator is
-/// unreachable, within <see cref="EpochReportPatience"/>; an answer that can never change (an unknown worker or job)
-/// is not retried. An ack that says the job has ended raises <see cref="StopAsked"/>.
+/// unreachable, within <see cref="EpochReportPatience"/>; an answer that can never change (an unknown job)
+/// is not retried (an unknown worker is, since its heartbeat registers it again). An ack that says the job has ended raises <see cref="StopAsked"/>.
 /// </para>
 /// <para>
 /// <see cref="FlushAsync"/> waits for every queued report and fails if an epoch report was not delivered, so that
@@ -67,8 +67,8 @@ public sealed class ProgressReporter : IAsyncDisposable
                 {
                     try
                     {
-                        var ack = await _workers.ReportProgressAsync(report, deadline: DateTime.UtcNow + CallDeadline,
-                            cancellationToken: _abandon.Token).ConfigureAwait(false);
+                        var ack = await _workers.ReportProgressAsync(report,
+                            new CallOptions(deadline: DateTime.UtcNow + CallDeadline, cancellationToken: _abandon.Token).WithWaitForReady()).ConfigureAwait(false);
                         if (!ack.Continue) _stopAsked = true;
                         warned = false;
                         break;
@@ -77,7 +77,7 @@ public sealed class ProgressReporter : IAsyncDisposable
                     {
                         if (!warned) _log($"progress report to the coordinator failed: {e.Status.StatusCode} {e.Status.Detail}; training goes on");
                         warned = true;
-                        if (!Transient(e.StatusCode) || DateTime.UtcNow >= giveUp)
+                        if (!Transient(e) || DateTime.UtcNow >= giveUp)
                         {
                             if (report.EpochDone) _undelivered = $"epoch {report.Epoch}'s report: {e.Status.StatusCode} {e.Status.Detail}";
                             break;
@@ -98,9 +98,10 @@ public sealed class ProgressReporter : IAsyncDisposable
         }
     }
 
-    // Worth another try: the coordinator may come back or answer in time.
-    private static bool Transient(StatusCode code) =>
-        code is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal
+    // Worth another try: the coordinator may come back or answer in time, or know this worker again once its heartbeat
+    // has registered it again.
+    private static bool Transient(RpcException e) => CoordinatorChannel.IsUnknownWorker(e) ||
+        e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal
             or StatusCode.Unknown;
 
     /// <summary>Sends every queued report; throws if an epoch report could not be delivered.</summary>

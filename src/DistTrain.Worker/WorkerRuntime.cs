@@ -7,7 +7,6 @@ using DistTrain.Engine.Kernels;
 using DistTrain.Protos;
 using DistTrain.Telemetry;
 using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace DistTrain.Worker;
 
@@ -28,19 +27,24 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     public Func<string> StopReason { get; init; } = () => "it was asked to stop";
 
     private int _left;
+    private readonly string _incarnation = Guid.NewGuid().ToString("N");
+    private readonly SemaphoreSlim _registering = new(1, 1);
+    private string _advertise = "";
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Threading.Threads = options.Threads;
+        using var identity = WorkerIdentity.Acquire(DataCache.Root);
+        string id = identity.Id;
         var outbox = new RingOutbox(options.CollectiveTimeout);
         var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken);
         await using var ringHost = host;
-        string advertise = options.Advertise ?? AdvertisedAddress.For(bound);
-        using var channel = GrpcChannel.ForAddress(options.Coordinator, new GrpcChannelOptions { MaxReceiveMessageSize = null, MaxSendMessageSize = null });
+        _advertise = options.Advertise ?? AdvertisedAddress.For(bound);
+        using var channel = CoordinatorChannel.Create(options.Coordinator, retry: true);
         var workers = new Workers.WorkersClient(channel);
-        string id = (await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = advertise, Threads = options.Threads },
-            cancellationToken: cancellationToken)).WorkerId;
-        log($"{id}: serving the ring at {advertise}, registered with {options.Coordinator}");
+        log($"{id}: serving the ring at {_advertise}; registering with {options.Coordinator} (waiting for it if it is not up yet)");
+        await RegisterAsync(workers, id, cancellationToken);
+        log($"{id}: registered with {options.Coordinator}");
         using var heartbeats = new CancellationTokenSource();
         var heartbeat = HeartbeatAsync(workers, id, heartbeats.Token);
         // Asked to stop (SIGTERM): leave first, and only then stop training and waiting. The coordinator then fails a
@@ -55,9 +59,11 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         }));
         try
         {
+            string? finished = null;
             do
             {
-                var assignment = await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id }, cancellationToken: token);
+                var assignment = await NextAssignmentAsync(workers, id, finished, token);
+                finished = assignment.JobId;
                 log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
                 try
                 {
@@ -67,8 +73,15 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                     && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
                 {
                     log($"{id}: failed: {e.Message}");
-                    await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
-                        deadline: DateTime.UtcNow + ProgressReporter.CallDeadline);
+                    try
+                    {
+                        await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
+                            new CallOptions(deadline: DateTime.UtcNow + ProgressReporter.CallDeadline).WithWaitForReady());
+                    }
+                    catch (RpcException r)
+                    {
+                        log($"{id}: the coordinator did not take the failure: {r.Status.StatusCode} {r.Status.Detail}");
+                    }
                     if (options.Once) return 1;
                 }
             } while (!options.Once && !token.IsCancellationRequested);
@@ -78,6 +91,48 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         {
             await heartbeats.CancelAsync();
             await heartbeat;
+        }
+    }
+
+    // Registers under this worker's identity, waiting for the coordinator as long as it takes (WaitForReady): a worker
+    // started before its coordinator, or cut off from it, is not an error. Also what it does when told it is unknown.
+    private async Task RegisterAsync(Workers.WorkersClient workers, string id, CancellationToken cancellationToken)
+    {
+        await _registering.WaitAsync(cancellationToken);
+        try
+        {
+            await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
+                new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
+        }
+        finally
+        {
+            _registering.Release();
+        }
+    }
+
+    // The next job: a long poll that outlives a coordinator restart (the channel retries and waits for it), and that
+    // registers again when the coordinator no longer knows this worker.
+    private async Task<Assignment> NextAssignmentAsync(Workers.WorkersClient workers, string id, string? finished, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                return await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id, FinishedJobId = finished ?? "" },
+                    new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
+            }
+            catch (RpcException e) when (CoordinatorChannel.IsUnknownWorker(e))
+            {
+                log($"{id}: the coordinator does not know this worker ({e.Status.Detail}); registering again");
+                await RegisterAsync(workers, id, cancellationToken);
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown
+                && !cancellationToken.IsCancellationRequested)
+            {
+                // The coordinator went away mid-poll after the channel's retries: wait for it again.
+                log($"{id}: waiting for an assignment: {e.Status.StatusCode} {e.Status.Detail}; asking again");
+                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            }
         }
     }
 
@@ -154,7 +209,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     /// <summary>How often a worker tells the coordinator it is alive (its WorkerGrain keeps the time).</summary>
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
 
-    // Beats until stopped; a missed beat is logged once, not fatal (the ring's own timeouts catch dead peers).
+    // Beats until stopped; a missed beat is logged once, not fatal (the ring's own timeouts catch dead peers, and the
+    // coordinator may be restarting).
     private async Task HeartbeatAsync(Workers.WorkersClient workers, string id, CancellationToken cancellationToken)
     {
         bool warned = false;
@@ -163,9 +219,23 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             try
             {
                 await Task.Delay(HeartbeatInterval, cancellationToken);
-                await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id }, deadline: DateTime.UtcNow.AddSeconds(5),
-                    cancellationToken: cancellationToken);
+                await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id },
+                    new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: cancellationToken).WithWaitForReady());
                 warned = false;
+            }
+            catch (RpcException e) when (CoordinatorChannel.IsUnknownWorker(e))
+            {
+                // The coordinator lost track of this worker (its state was reset, or it thought this worker lost): the
+                // same process registers again, keeping its place in a job the coordinator still has it in.
+                log($"{id}: the coordinator does not know this worker ({e.Status.Detail}); registering again");
+                try
+                {
+                    await RegisterAsync(workers, id, cancellationToken);
+                }
+                catch (Exception r) when (r is RpcException or OperationCanceledException)
+                {
+                    if (cancellationToken.IsCancellationRequested) return;
+                }
             }
             catch (OperationCanceledException)
             {

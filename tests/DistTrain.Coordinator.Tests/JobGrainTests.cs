@@ -19,8 +19,8 @@ public class JobGrainTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _silo.DisposeAsync();
 
-    private static readonly JobSubmitted Submit = new("{\"model\":\"mnist-mlp\"}", 7, 1000, 200);
-    private static readonly JobStarted Start = new(["http://10.0.0.1:7000", "http://10.0.0.2:7000"], 3);
+    private static readonly JobSubmitted Submit = new("{\"model\":\"mnist-mlp\"}", 7, 1000, 200, "d", 2);
+    private static readonly JobStarted Start = new(["http://10.0.0.1:7000", "http://10.0.0.2:7000"], 3, ["w1", "w2"]);
     private static readonly JobEpochEnded EpochEnd = new(new EpochRecord(1, 0.3, 0.9, 0.25, 0.92, 5000, 1.6));
 
     // A fresh job brought to `phase` by legal changes.

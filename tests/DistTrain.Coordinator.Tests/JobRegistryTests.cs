@@ -109,7 +109,7 @@ public class JobRegistryTests : IAsyncLifetime
         var w2 = await r.RegisterAsync("http://127.0.0.1:7003", 1);
         var a = await r.WaitForAssignmentAsync(w2, CancellationToken.None);
         Assert.Equal(next.Id, a.JobId);
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => r.WaitForAssignmentAsync(w0, CancellationToken.None));
+        await Assert.ThrowsAsync<State.UnknownWorkerException>(() => r.WaitForAssignmentAsync(w0, CancellationToken.None));
     }
 
     [Fact]

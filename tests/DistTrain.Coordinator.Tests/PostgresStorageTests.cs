@@ -22,8 +22,8 @@ public sealed class PostgresStorageTests : IAsyncLifetime
         await using (var silo = await Silo.StartAsync(storage))
         {
             var grain = silo.Grains.GetGrain<IJobGrain>(id);
-            await grain.Update(new JobSubmitted("{}", 7, 1000, 200));
-            await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 4));
+            await grain.Update(new JobSubmitted("{}", 7, 1000, 200, "d", 1));
+            await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 4, ["w1"]));
             await grain.Update(new JobEpochEnded(new EpochRecord(1, 0.4, 0.88, 0.35, 0.9, 1000, 2)));
             await grain.Update(new JobEpochEnded(new EpochRecord(2, double.NaN, 0.1, double.PositiveInfinity, 0.1, 1000, 2))); // diverged
             await grain.Update(new JobCompleted());

@@ -60,7 +60,7 @@ public sealed class RedisStorageTests : IAsyncLifetime
             var job = await registry.SubmitAsync(new Protos.JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 1, GlobalBatchSize = 100, Workers = 1 });
             id = job.Id;
             var grain = silo.Grains.GetGrain<IJobGrain>(id);
-            await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 1));
+            await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 1, ["w1"]));
             await grain.Update(new JobEpochEnded(new EpochRecord(1, 0.4, 0.88, 0.35, 0.9, 1000, 2)));
             await grain.Update(new JobEpochEnded(new EpochRecord(2, double.NaN, 0.1, double.PositiveInfinity, 0.1, 1000, 2))); // diverged
             await grain.Update(new JobCompleted());

@@ -17,11 +17,18 @@ public sealed class Silo : IAsyncDisposable
 
     public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<Silo> StartAsync(StateStorageChoice storage)
+    /// <param name="heartbeat">The workers' heartbeat interval the grains judge liveness by (default 2 s); tests
+    /// shorten it to see a worker lost within a second.</param>
+    public static async Task<Silo> StartAsync(StateStorageChoice storage, TimeSpan? heartbeat = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleans(storage.Configure);
+        builder.Services.Configure<State.WorkerLiveness>(o =>
+        {
+            o.HeartbeatInterval = heartbeat ?? o.HeartbeatInterval;
+            o.Grace = heartbeat is null ? o.Grace : TimeSpan.Zero;
+        });
+        builder.UseOrleans(silo => storage.Configure(silo));
         var host = builder.Build();
         await host.StartAsync();
         return new Silo(host);

@@ -7,13 +7,14 @@ namespace DistTrain.Coordinator.Services;
 public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
 {
     public override Task<RegisterResponse> Register(RegisterRequest request, ServerCallContext context) =>
-        Errors.Map(async () => new RegisterResponse { WorkerId = await registry.RegisterAsync(request.AdvertisedAddress, request.Threads) });
+        Errors.Map(async () => new RegisterResponse { WorkerId = await registry.RegisterAsync(request.AdvertisedAddress, request.Threads, request.WorkerId,
+            request.Incarnation) });
 
     public override Task<HeartbeatResponse> Heartbeat(HeartbeatRequest request, ServerCallContext context) =>
         Errors.Map(async () => new HeartbeatResponse { Continue = await registry.HeartbeatAsync(request.WorkerId) });
 
     public override Task<Assignment> GetAssignment(GetAssignmentRequest request, ServerCallContext context) =>
-        Errors.Map(() => registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken));
+        Errors.Map(() => registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken, request.FinishedJobId));
 
     public override Task<ProgressAck> ReportProgress(ProgressReport request, ServerCallContext context) =>
         Errors.Map(async () => new ProgressAck { Continue = await registry.ReportAsync(request) });
@@ -23,5 +24,13 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
         {
             await registry.LeaveAsync(request.WorkerId, request.Reason);
             return new LeaveResponse();
+        });
+
+    public override Task<ListWorkersResponse> List(ListWorkersRequest request, ServerCallContext context) =>
+        Errors.Map(async () =>
+        {
+            var response = new ListWorkersResponse();
+            response.Workers.AddRange((await registry.WorkersAsync()).Select(JobRegistry.ToProto));
+            return response;
         });
 }

@@ -1,0 +1,175 @@
+using DistTrain.Protos;
+using DistTrain.State;
+
+namespace DistTrain.Coordinator.Tests;
+
+/// <summary>
+/// Liveness and placement decided in grains, on a real silo with the file storage and a 100 ms heartbeat (so a worker
+/// that misses 3 beats is lost within half a second): lost workers, identities that come back, and a restart that
+/// keeps pending and running jobs.
+/// </summary>
+public class WorkerLivenessTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Beat = TimeSpan.FromMilliseconds(100);
+    private readonly string _state = Silo.TempStateDir();
+    private Silo _silo = null!;
+
+    public async Task InitializeAsync() => _silo = await Silo.StartAsync(StateStorageChoice.File(_state), Beat);
+
+    public async Task DisposeAsync()
+    {
+        await _beats.CancelAsync();
+        await Task.WhenAll(_beating);
+        await _silo.DisposeAsync();
+    }
+
+    private readonly CancellationTokenSource _beats = new();
+    private readonly List<Task> _beating = [];
+
+    // A worker that beats until the test ends, as a live worker process would.
+    private string Live(JobRegistry r, string id)
+    {
+        _beating.Add(KeepAliveAsync(r, id, _beats.Token));
+        return id;
+    }
+
+    private static JobRegistry Registry(Silo silo) => new(silo.Grains, _ => new PreparedDataset("abc123", "/nonexistent", 1000, 200, [28, 28, 1]));
+
+    private static JobSpec Spec(int workers) => new() { Model = "mnist-mlp", Dataset = "mnist", Epochs = 2, GlobalBatchSize = 128, Workers = workers, Seed = 1 };
+
+    // Beats for a worker every 50 ms until cancelled, as a live worker process would.
+    private static async Task KeepAliveAsync(JobRegistry r, string id, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await r.HeartbeatAsync(id);
+                await Task.Delay(50, stop);
+            }
+            catch (Exception e) when (e is OperationCanceledException or UnknownWorkerException)
+            {
+                return; // stopped, or lost: the tests assert on what the grains say
+            }
+        }
+    }
+
+    private async Task<WorkerRecord> WaitForPhaseAsync(string id, WorkerPhase phase)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var record = await _silo.Grains.GetGrain<IWorkerGrain>(id).Get();
+            if (record!.Phase == phase) return record;
+            Assert.True(DateTime.UtcNow < until, $"{id} is still {record.Phase}, not {phase}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task A_silent_worker_is_lost_its_job_fails_naming_it_and_the_next_job_goes_to_live_workers()
+    {
+        var r = Registry(_silo);
+        using var stop = new CancellationTokenSource();
+        var job = await r.SubmitAsync(Spec(2));
+        string live = await r.RegisterAsync("http://127.0.0.1:7001", 1, "live-1", "a");
+        var beating = KeepAliveAsync(r, live, stop.Token);
+        string silent = await r.RegisterAsync("http://127.0.0.1:7002", 1, "silent-1", "b");
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+
+        var lost = await WaitForPhaseAsync(silent, WorkerPhase.Lost);
+        Assert.Contains("no heartbeat for 0.3 s", lost.Note);
+        var failed = await WaitForJobAsync(r, job.Id, JobStatus.Failed);
+        Assert.Equal("rank 1: silent-1 lost: no heartbeat for 0.3 s", failed.Error);
+        await WaitForPhaseAsync(live, WorkerPhase.Idle); // freed by the job's end
+
+        // The lost worker is never placed: the next 2-worker job waits for a second live one and runs on it.
+        var next = await r.SubmitAsync(Spec(2));
+        string other = await r.RegisterAsync("http://127.0.0.1:7003", 1, "live-2", "c");
+        var beating2 = KeepAliveAsync(r, other, stop.Token);
+        var a = await r.WaitForAssignmentAsync(other, CancellationToken.None);
+        Assert.Equal(next.Id, a.JobId);
+        Assert.Equal(["http://127.0.0.1:7001", "http://127.0.0.1:7003"], a.Peers);
+        await stop.CancelAsync();
+        await Task.WhenAll(beating, beating2);
+    }
+
+    [Fact]
+    public async Task A_worker_that_comes_back_under_its_identity_replaces_its_entry_and_a_new_process_frees_its_old_place()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(1));
+        string id = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "host-a-1", "first"));
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+        // The same process registering again (say, its coordinator forgot it) keeps its place in the job.
+        await r.RegisterAsync("http://127.0.0.1:7001", 1, id, "first");
+        Assert.Equal(WorkerPhase.Training, (await _silo.Grains.GetGrain<IWorkerGrain>(id).Get())!.Phase);
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+
+        // A new process under the same identity: the old one is gone, and so is its place in the job.
+        await r.RegisterAsync("http://127.0.0.1:7009", 1, id, "second");
+        var failed = await WaitForJobAsync(r, job.Id, JobStatus.Failed);
+        Assert.Equal($"rank 0: {id} restarted", failed.Error);
+        var workers = await r.WorkersAsync();
+        Assert.Equal([id], workers.Select(w => w.Id));
+        Assert.Equal(("http://127.0.0.1:7009", WorkerPhase.Idle), (workers[0].Address, workers[0].Phase));
+    }
+
+    [Fact]
+    public async Task A_restarted_coordinator_keeps_its_pending_and_running_jobs()
+    {
+        var r = Registry(_silo);
+        var running = await r.SubmitAsync(Spec(1));
+        string w = await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-run", "one");
+        using (var stop = new CancellationTokenSource())
+        {
+            var beating = KeepAliveAsync(r, w, stop.Token);
+            await r.SubmitAsync(Spec(2));
+            await stop.CancelAsync();
+            await beating;
+        }
+        var pending = (await r.ListAsync())[0];
+        await _silo.DisposeAsync();
+
+        _silo = await Silo.StartAsync(StateStorageChoice.File(_state), Beat);
+        r = Registry(_silo);
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(running.Id)).Status);
+        Assert.Equal(JobStatus.Pending, (await r.GetAsync(pending.Id)).Status);
+        // The running job's worker beats again at the new coordinator, and its job goes on to completion.
+        using var again = new CancellationTokenSource();
+        var beatingAgain = KeepAliveAsync(r, w, again.Token);
+        Assert.True(await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = running.Id, Rank = 0, Epoch = 2, EpochDone = true, Finished = true }));
+        Assert.Equal(JobStatus.Completed, (await r.GetAsync(running.Id)).Status);
+        // The pending job is still queued, and starts once two workers are free.
+        Live(r, await r.RegisterAsync("http://127.0.0.1:7002", 1, "w-new", "two"));
+        var a = await r.WaitForAssignmentAsync("w-new", CancellationToken.None);
+        Assert.Equal(pending.Id, a.JobId);
+        Assert.Equal(2, a.WorldSize);
+        await again.CancelAsync();
+        await beatingAgain;
+    }
+
+    [Fact]
+    public async Task A_worker_is_not_handed_the_job_it_just_finished()
+    {
+        var r = Registry(_silo);
+        var first = await r.SubmitAsync(Spec(1));
+        string w = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-seq", "one"));
+        Assert.Equal(first.Id, (await r.WaitForAssignmentAsync(w, CancellationToken.None)).JobId);
+        await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = first.Id, Rank = 0, Epoch = 2, EpochDone = true, Finished = true });
+        var second = await r.SubmitAsync(Spec(1));
+        Assert.Equal(second.Id, (await r.WaitForAssignmentAsync(w, CancellationToken.None, finishedJob: first.Id)).JobId);
+    }
+
+    private static async Task<Job> WaitForJobAsync(JobRegistry r, string id, JobStatus status)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var job = await r.GetAsync(id);
+            if (job.Status == status) return job;
+            Assert.True(DateTime.UtcNow < until, $"{id} is still {job.Status}, not {status}");
+            await Task.Delay(50);
+        }
+    }
+}
