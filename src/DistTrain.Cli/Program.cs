@@ -14,6 +14,7 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     ClusterCommands.Submit(),
     ClusterCommands.Status(),
     ClusterCommands.JobsCommand(),
+    ClusterCommands.WorkersCommand(),
     ClusterCommands.Cancel(),
 };
 return CliRunner.Invoke(root, args);

@@ -4,7 +4,6 @@ using DistTrain.Cli.Output;
 using DistTrain.Coordinator;
 using DistTrain.Protos;
 using DistTrain.Worker;
-using Grpc.Net.Client;
 
 namespace DistTrain.Cli.Commands;
 
@@ -13,7 +12,8 @@ public static class ClusterCommands
 {
     public static Option<string> CoordinatorUrl() => new("--coordinator")
     {
-        Description = "The coordinator's URL", DefaultValueFactory = _ => "http://127.0.0.1:7070",
+        Description = "The coordinator's URL, or several coordinators of one cluster as URL1,URL2 (calls go to any that is up)",
+        DefaultValueFactory = _ => "http://127.0.0.1:7070",
     };
 
     /// <summary>Where the embedded storage lives unless --state-dir says otherwise.</summary>
@@ -34,14 +34,23 @@ public static class ClusterCommands
         {
             Description = "Job-state storage: file (under --state-dir), redis=HOST:PORT, or postgres=CONNECTION", DefaultValueFactory = _ => "file",
         };
+        var siloPort = new Option<int>("--silo-port")
+        {
+            Description = "With --storage redis: the port the cluster's other coordinators reach this one at (0 = any)", DefaultValueFactory = _ => 0,
+        };
+        var missed = CommonOptions.Positive("--missed-heartbeats", 3, "Heartbeats (2 s apart) a worker may miss before it is lost", max: 1000);
         var metricsPort = MetricsPort();
         var metricsBind = MetricsBind();
-        var command = new Command("coordinator", "Run a coordinator until stopped") { bind, port, dataDir, stateDir, storage, metricsPort, metricsBind };
+        var command = new Command("coordinator", "Run a coordinator until stopped; coordinators given the same --storage redis=... form one cluster")
+        {
+            bind, port, dataDir, stateDir, storage, siloPort, missed, metricsPort, metricsBind,
+        };
         command.SetAction(async (p, ct) =>
         {
             var choice = StateStorageChoice.Parse(p.GetValue(storage), Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir()));
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "coordinator", ct);
-            var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice),
+            var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice,
+                p.GetValue(siloPort), p.GetValue(missed)),
                 Terminal.Info, ct);
             Terminal.Info($"coordinator listening on {bound}; job state: {choice}");
             try
@@ -92,7 +101,7 @@ public static class ClusterCommands
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
             var jobs = new Jobs.JobsClient(channel);
             var clock = Stopwatch.StartNew();
             var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = job.Read(p) }, cancellationToken: ct);
@@ -111,7 +120,7 @@ public static class ClusterCommands
         var command = new Command("status", "Show a job and its per-epoch history") { id, coordinator, json };
         command.SetAction(async (p, ct) =>
         {
-            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
             var job = await new Jobs.JobsClient(channel).GetAsync(new GetJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
             if (p.GetValue(json)) JsonLine.Write(JobViews.Status(job));
             else JobViews.WriteStatus(job);
@@ -127,10 +136,27 @@ public static class ClusterCommands
         var command = new Command("jobs", "List the coordinator's jobs, newest first") { coordinator, json };
         command.SetAction(async (p, ct) =>
         {
-            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
             var list = await new Jobs.JobsClient(channel).ListAsync(new ListJobsRequest(), cancellationToken: ct);
             if (p.GetValue(json)) JsonLine.Write(new System.Text.Json.Nodes.JsonArray([.. list.Jobs.Select(j => (System.Text.Json.Nodes.JsonNode)JobViews.Status(j))]));
             else JobViews.WriteList(list.Jobs);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command WorkersCommand()
+    {
+        var coordinator = CoordinatorUrl();
+        var json = CommonOptions.Json();
+        var command = new Command("workers", "List the registered workers: idle, training, lost or left, with their last heartbeat") { coordinator, json };
+        command.SetAction(async (p, ct) =>
+        {
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            var list = await new Workers.WorkersClient(channel).ListAsync(new ListWorkersRequest(), cancellationToken: ct);
+            var now = DateTimeOffset.UtcNow;
+            if (p.GetValue(json)) JsonLine.Write(new System.Text.Json.Nodes.JsonArray([.. list.Workers.Select(w => (System.Text.Json.Nodes.JsonNode)WorkerViews.Worker(w, now))]));
+            else WorkerViews.WriteList(list.Workers, now);
             return 0;
         });
         return command;
@@ -143,7 +169,7 @@ public static class ClusterCommands
         var command = new Command("cancel", "Cancel a pending or running job; its workers stop together after their current steps") { id, coordinator };
         command.SetAction(async (p, ct) =>
         {
-            using var channel = GrpcChannel.ForAddress(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
             var job = await new Jobs.JobsClient(channel).CancelAsync(new CancelJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
             Console.Out.WriteLine($"{job.Id} {JobViews.StatusName(job.Status)}");
             return 0;

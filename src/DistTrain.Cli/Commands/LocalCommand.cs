@@ -3,7 +3,6 @@ using System.Diagnostics;
 using DistTrain.Cli.Output;
 using DistTrain.Protos;
 using Grpc.Core;
-using Grpc.Net.Client;
 
 namespace DistTrain.Cli.Commands;
 
@@ -42,7 +41,7 @@ public static class LocalCommand
                 : Enumerable.Range(0, spec.Workers + 1).Select(_ => LocalCluster.FreePort()).ToArray();
             if (metricsPorts is not null) coordinatorArgs.AddRange(["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[0].ToString()]);
             cluster.Start("coordinator", [.. coordinatorArgs]);
-            using var channel = GrpcChannel.ForAddress(url);
+            using var channel = CoordinatorChannel.Create(url);
             var jobs = new Jobs.JobsClient(channel);
             await WaitUntilServingAsync(jobs, cluster, ct);
             var workerProcesses = new List<Process>();
