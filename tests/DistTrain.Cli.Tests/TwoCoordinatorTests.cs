@@ -1,0 +1,101 @@
+using System.Net.Sockets;
+using DistTrain.Protos;
+
+namespace DistTrain.Cli.Tests;
+
+/// <summary>
+/// Two coordinators as one Orleans cluster on a shared Redis (a real redis-server, started on a free port and killed
+/// by PID), and two workers that know both. The coordinator the job was submitted to is killed with kill -9 mid-job;
+/// the job completes through the survivor, which shows its whole history.
+/// </summary>
+public class TwoCoordinatorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("dt-two-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static BackgroundProcess StartRedis(int port)
+    {
+        string server = BackgroundProcess.Program("redis-server", ".ci/run installs Debian's redis-server package");
+        var redis = BackgroundProcess.Start(server, ["--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var c = new TcpClient();
+                c.Connect("127.0.0.1", port);
+                return redis;
+            }
+            catch (SocketException) when (DateTime.UtcNow < until && !redis.HasExited)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Killing_the_coordinator_a_job_was_submitted_to_loses_nothing_on_redis()
+    {
+        SyntheticDigits.Write(_dir, train: 3000);
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        int redisPort = BackgroundProcess.FreePort();
+        using var redis = StartRedis(redisPort);
+        string storage = $"redis=127.0.0.1:{redisPort}";
+        int[] ports = [BackgroundProcess.FreePort(), BackgroundProcess.FreePort()];
+        string[] urls = [.. ports.Select(p => $"http://127.0.0.1:{p}")];
+        BackgroundProcess Coordinator(int port) => BackgroundProcess.Disttrain(
+            ["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--storage", storage, "--data-dir", _dir], env);
+        var a = Coordinator(ports[0]);
+        using var b = Coordinator(ports[1]);
+        foreach (var c in new[] { a, b })
+            c.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        string both = string.Join(',', urls);
+        using var w1 = BackgroundProcess.Disttrain(["worker", "--coordinator", both, "--bind", "127.0.0.1"], env);
+        using var w2 = BackgroundProcess.Disttrain(["worker", "--coordinator", both, "--bind", "127.0.0.1"], env);
+
+        using var toA = CoordinatorChannel.Create(urls[0]);
+        var jobsA = new Jobs.JobsClient(toA);
+        var job = await jobsA.SubmitAsync(new SubmitJobRequest
+        {
+            Spec = new JobSpec { Model = "mnist-cnn", Dataset = "mnist", Epochs = 4, GlobalBatchSize = 32, Workers = 2, Seed = 1 },
+        });
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(180);
+        Job mid;
+        while ((mid = await jobsA.GetAsync(new GetJobRequest { Id = job.Id })).History.Count < 1 && mid.Status is JobStatus.Pending or JobStatus.Running)
+        {
+            Assert.True(DateTime.UtcNow < until, $"{job.Id} did not finish epoch 1\n{a.Output}\n{w1.Output}\n{w2.Output}");
+            await Task.Delay(200);
+        }
+        a.Kill(); // kill -9 the coordinator the job was submitted to
+        Assert.True(mid.Status == JobStatus.Running && mid.History.Count < 4, $"{mid.Status} with {mid.History.Count} epochs when A was killed");
+        a.Dispose();
+
+        using var toB = CoordinatorChannel.Create(urls[1]);
+        var jobsB = new Jobs.JobsClient(toB);
+        until = DateTime.UtcNow + TimeSpan.FromSeconds(240);
+        Job done;
+        while (true)
+        {
+            try
+            {
+                done = await jobsB.GetAsync(new GetJobRequest { Id = job.Id }, deadline: DateTime.UtcNow.AddSeconds(30));
+                if (done.Status is not (JobStatus.Pending or JobStatus.Running)) break;
+            }
+            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < until)
+            {
+                // the survivor is still taking over A's grains
+            }
+            Assert.True(DateTime.UtcNow < until, $"{job.Id} did not end through the survivor\n{b.Output}\n{w1.Output}\n{w2.Output}");
+            await Task.Delay(500);
+        }
+        Assert.True(done.Status == JobStatus.Completed, $"{done.Status}: {done.Error}\n{b.Output}\n{w1.Output}\n{w2.Output}");
+        Assert.Equal([1, 2, 3, 4], done.History.Select(e => e.Epoch));
+        Assert.True(done.History[^1].TestAccuracy >= 0.8, $"test accuracy {done.History[^1].TestAccuracy}");
+
+        var status = CliProcess.Run(["status", job.Id, "--coordinator", urls[1], "--json"], timeoutSeconds: 60);
+        Assert.True(status.ExitCode == 0, status.Stderr);
+        Assert.Contains("\"status\":\"completed\"", status.LastLine);
+        Assert.False(w1.HasExited || w2.HasExited, "a worker exited\n" + w1.Output + w2.Output);
+    }
+}
