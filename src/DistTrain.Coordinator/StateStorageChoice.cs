@@ -12,8 +12,8 @@ namespace DistTrain.Coordinator;
 /// <list type="bullet">
 /// <item><c>file</c> (the default): JSON files under the state directory (<see cref="FileGrainStorage"/>).</item>
 /// <item><c>redis=HOST:PORT</c>: Orleans' Redis provider.</item>
-/// <item><c>postgres=CONNECTION</c>: Orleans' ADO.NET provider on PostgreSQL; create its tables first with the
-/// scripts in src/DistTrain.Coordinator/sql.</item>
+/// <item><c>postgres=CONNECTION</c>: Orleans' ADO.NET providers on PostgreSQL; create their tables first with the
+/// scripts in src/DistTrain.Coordinator/sql (Main, Persistence, Clustering).</item>
 /// </list>
 /// </summary>
 public sealed record StateStorageChoice(string Kind, string Target)
@@ -36,19 +36,25 @@ public sealed record StateStorageChoice(string Kind, string Target)
 
     /// <summary>
     /// The silo's clustering and grain storage. With <c>file</c>, one silo with localhost clustering: a lone
-    /// coordinator. With Redis, every coordinator given the same <c>--storage</c> joins one Orleans cluster through a
-    /// membership table on that Redis, and grains move to a survivor when one dies; <paramref name="endpoint"/> is the
+    /// coordinator. With Redis or PostgreSQL, every coordinator given the same <c>--storage</c> joins one Orleans cluster
+    /// through a membership table in that store, and grains move to a survivor when one dies; <paramref name="endpoint"/> is the
     /// address and ports this silo is reached at by the others. ServiceId and ClusterId are fixed: Redis and SQL key
     /// grain state by them, so a restarted coordinator finds its jobs.
     /// </summary>
     public void Configure(ISiloBuilder silo, SiloEndpoint? endpoint = null)
     {
         silo.Configure<ClusterOptions>(o => { o.ServiceId = "disttrain"; o.ClusterId = "disttrain"; });
-        if (Kind == "redis")
+        if (Kind is "redis" or "postgres")
         {
             var e = endpoint ?? SiloEndpoint.Loopback();
             silo.ConfigureEndpoints(e.Address, e.SiloPort, e.GatewayPort, listenOnAnyHostAddress: true);
-            silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(Target));
+            if (Kind == "redis") silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(Target));
+            else
+                silo.UseAdoNetClustering(o =>
+                {
+                    o.Invariant = "Npgsql";
+                    o.ConnectionString = Target;
+                });
             // A coordinator killed outright is declared dead within a few seconds, so that its grains move on soon.
             silo.Configure<ClusterMembershipOptions>(o =>
             {
@@ -57,6 +63,9 @@ public sealed record StateStorageChoice(string Kind, string Target)
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+                // A store it cannot join (say, PostgreSQL without the clustering script) fails the start within this,
+                // not after Orleans' default five minutes.
+                o.MaxJoinAttemptTime = TimeSpan.FromSeconds(30);
             });
         }
         else

@@ -4,8 +4,8 @@ using DistTrain.Protos;
 namespace DistTrain.Cli.Tests;
 
 /// <summary>
-/// Two coordinators as one Orleans cluster on a shared Redis (a real redis-server, started on a free port and killed
-/// by PID), and two workers that know both. The coordinator the job was submitted to is killed with kill -9 mid-job;
+/// Two coordinators as one Orleans cluster on a shared store: a real redis-server (started on a free port and killed by
+/// PID), or a real PostgreSQL with the repository's scripts; and two workers that know both coordinators. The coordinator the job was submitted to is killed with kill -9 mid-job;
 /// the job completes through the survivor, which shows its whole history.
 /// </summary>
 public class TwoCoordinatorTests : IDisposable
@@ -34,14 +34,17 @@ public class TwoCoordinatorTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Killing_the_coordinator_a_job_was_submitted_to_loses_nothing_on_redis()
+    [Theory]
+    [InlineData("redis")]
+    [InlineData("postgres")]
+    public async Task Killing_the_coordinator_a_job_was_submitted_to_loses_nothing(string kind)
     {
         SyntheticDigits.Write(_dir, train: 3000);
         var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
-        int redisPort = BackgroundProcess.FreePort();
-        using var redis = StartRedis(redisPort);
-        string storage = $"redis=127.0.0.1:{redisPort}";
+        int storePort = BackgroundProcess.FreePort();
+        using var redis = kind == "redis" ? StartRedis(storePort) : null;
+        await using var postgres = kind == "postgres" ? await DistTrain.Coordinator.Tests.PostgresServer.StartAsync() : null;
+        string storage = kind == "redis" ? $"redis=127.0.0.1:{storePort}" : $"postgres={postgres!.ConnectionString}";
         int[] ports = [BackgroundProcess.FreePort(), BackgroundProcess.FreePort()];
         string[] urls = [.. ports.Select(p => $"http://127.0.0.1:{p}")];
         BackgroundProcess Coordinator(int port) => BackgroundProcess.Disttrain(

@@ -43,7 +43,7 @@ public sealed class PostgresServer : IAsyncDisposable
         await using (var db = new NpgsqlConnection(server.ConnectionString))
         {
             await db.OpenAsync();
-            foreach (string script in new[] { "PostgreSQL-Main.sql", "PostgreSQL-Persistence.sql" })
+            foreach (string script in new[] { "PostgreSQL-Main.sql", "PostgreSQL-Persistence.sql", "PostgreSQL-Clustering.sql" })
                 await new NpgsqlCommand(await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "sql", script)), db).ExecuteNonQueryAsync();
         }
         return server;
