@@ -15,6 +15,7 @@ public sealed class WorkerGrain(
 {
     private readonly WorkerLiveness _liveness = liveness.Value;
     private DateTime _deadline;
+    private bool _heard; // a beat or registration reached this activation
     private IGrainTimer? _timer;
     private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -25,8 +26,7 @@ public sealed class WorkerGrain(
     {
         // Whatever the stored last beat says, the worker could not reach this activation before it existed: it gets the
         // grace period to do so (a coordinator restart must not lose every worker at once).
-        var grace = _liveness.Grace > _liveness.Window ? _liveness.Grace : _liveness.Window;
-        _deadline = DateTime.UtcNow + grace;
+        _deadline = DateTime.UtcNow + Grace;
         if (Record is { IsLive: true }) Watch();
         return Task.CompletedTask;
     }
@@ -105,6 +105,8 @@ public sealed class WorkerGrain(
         }
     }
 
+    private TimeSpan Grace => _liveness.Grace > _liveness.Window ? _liveness.Grace : _liveness.Window;
+
     private WorkerRecord Require() => Record switch
     {
         null => throw new UnknownWorkerException($"no worker {Id}; register first"),
@@ -112,7 +114,11 @@ public sealed class WorkerGrain(
         var r => r,
     };
 
-    private void Beat(DateTime now) => _deadline = now + _liveness.Window;
+    private void Beat(DateTime now)
+    {
+        _deadline = now + _liveness.Window;
+        _heard = true;
+    }
 
     private void Watch() => _timer ??= this.RegisterGrainTimer(CheckAsync,
         new GrainTimerCreationOptions(_liveness.HeartbeatInterval, _liveness.HeartbeatInterval) { KeepAlive = true });
@@ -132,7 +138,9 @@ public sealed class WorkerGrain(
             return;
         }
         if (DateTime.UtcNow <= _deadline) return;
-        string reason = $"{Id} lost: no heartbeat for {_liveness.Window.TotalSeconds:0.#} s";
+        string reason = _heard
+            ? $"{Id} lost: no heartbeat for {_liveness.Window.TotalSeconds:0.#} s"
+            : $"{Id} lost: it did not reach the coordinator within {Grace.TotalSeconds:0.#} s of the coordinator (re)starting";
         await SaveAsync(r with { Phase = WorkerPhase.Lost, Note = reason });
         Unwatch();
         if (r.JobId is { } job) GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, reason).Ignore();

@@ -4,9 +4,17 @@ using Spectre.Console;
 
 namespace DistTrain.Cli.Output;
 
-/// <summary>Follows a job through the coordinator's Watch stream with one progress display, and reports its result.</summary>
+/// <summary>
+/// Follows a job through the coordinator's Watch stream with one progress display, and reports its result. A watch cut
+/// off by a coordinator restart (or by the death of one coordinator of several) is opened again.
+/// </summary>
 public static class JobWatcher
 {
+    /// <summary>How long a watcher waits for a coordinator that went away before it gives up.</summary>
+    public static readonly TimeSpan CoordinatorPatience = TimeSpan.FromMinutes(2);
+
+    private static bool IsFinal(JobStatus s) => s is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;
+
     public static async Task<Job> WatchAsync(Jobs.JobsClient jobs, string jobId, CancellationToken cancellationToken)
     {
         Job last = await jobs.GetAsync(new GetJobRequest { Id = jobId }, cancellationToken: cancellationToken);
@@ -16,20 +24,38 @@ public static class JobWatcher
             {
                 var task = ctx.AddTask($"{jobId}: waiting for {last.Spec.Workers} workers", maxValue: Math.Max(1, last.Spec.Epochs * Math.Max(1, last.StepsPerEpoch)));
                 int reported = 0;
-                using var call = jobs.Watch(new GetJobRequest { Id = jobId }, cancellationToken: cancellationToken);
-                await foreach (var job in call.ResponseStream.ReadAllAsync(cancellationToken))
+                DateTime? lostSince = null;
+                while (!IsFinal(last.Status))
                 {
-                    last = job;
-                    if (job.Status == JobStatus.Running && job.Epoch > 0)
+                    try
                     {
-                        task.Value = (job.Epoch - 1) * job.StepsPerEpoch + (job.Step == 0 ? job.StepsPerEpoch : job.Step);
-                        task.Description = $"{jobId}  epoch {job.Epoch}/{job.Spec.Epochs}  loss {job.Loss:F4}";
+                        using var call = jobs.Watch(new GetJobRequest { Id = jobId }, cancellationToken: cancellationToken);
+                        await foreach (var job in call.ResponseStream.ReadAllAsync(cancellationToken))
+                        {
+                            lostSince = null;
+                            last = job;
+                            if (job.Status == JobStatus.Running && job.Epoch > 0)
+                            {
+                                task.Value = (job.Epoch - 1) * job.StepsPerEpoch + (job.Step == 0 ? job.StepsPerEpoch : job.Step);
+                                task.Description = $"{jobId}  epoch {job.Epoch}/{job.Spec.Epochs}  loss {job.Loss:F4}";
+                            }
+                            for (; reported < job.History.Count; reported++)
+                            {
+                                var e = job.History[reported];
+                                Terminal.Error.MarkupLineInterpolated(
+                                    $"[grey]epoch {e.Epoch}/{job.Spec.Epochs}[/]  loss {e.Loss:F4}  accuracy {e.Accuracy:F4}  test_accuracy {e.TestAccuracy:F4}  {e.SamplesPerSecond:N0} samples/s  {e.Seconds:F1}s");
+                            }
+                        }
                     }
-                    for (; reported < job.History.Count; reported++)
+                    catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Internal or StatusCode.Unknown
+                        && !cancellationToken.IsCancellationRequested)
                     {
-                        var e = job.History[reported];
-                        Terminal.Error.MarkupLineInterpolated(
-                            $"[grey]epoch {e.Epoch}/{job.Spec.Epochs}[/]  loss {e.Loss:F4}  accuracy {e.Accuracy:F4}  test_accuracy {e.TestAccuracy:F4}  {e.SamplesPerSecond:N0} samples/s  {e.Seconds:F1}s");
+                        // The coordinator restarted, or the one watched died and the cluster has others: the job goes on
+                        // without it, so keep watching once one answers, within a bound.
+                        if (lostSince is null) Terminal.Error.MarkupLineInterpolated($"[yellow]lost the coordinator ({e.Status.StatusCode}); waiting for it[/]");
+                        lostSince ??= DateTime.UtcNow;
+                        if (DateTime.UtcNow - lostSince > CoordinatorPatience) throw;
+                        await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
                     }
                 }
                 task.Value = task.MaxValue;
