@@ -185,12 +185,27 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         return records.OfType<WorkerRecord>().ToList();
     }
 
-    /// <summary>The prepared dataset file with this digest, if this coordinator holds one (prepared here, or found on disk).</summary>
-    public PreparedDataset? Dataset(string digest)
+    /// <summary>
+    /// The prepared dataset file with this digest: one this coordinator prepared, one found on its disk (a restart, or
+    /// another coordinator on the same disk), or else one it prepares again from the spec of a job that trains on it
+    /// (another coordinator of the cluster accepted the job and then died). Null when no job names the digest.
+    /// </summary>
+    public async Task<PreparedDataset?> DatasetAsync(string digest)
     {
         lock (_sync)
             if (_datasets.TryGetValue(digest, out var known)) return known;
-        if (findDataset?.Invoke(digest) is not { } found) return null;
+        var found = findDataset?.Invoke(digest);
+        if (found is null)
+        {
+            foreach (string id in (await Index.Jobs()).Reverse())
+            {
+                if (await JobGrain(id).Get() is not { } job || job.DatasetDigest != digest) continue;
+                var again = await Task.Run(() => prepare(JsonParser.Default.Parse<JobSpec>(job.Spec)));
+                if (again.Digest == digest) found = again;
+                break;
+            }
+        }
+        if (found is null) return null;
         lock (_sync) return _datasets[digest] = found;
     }
 

@@ -164,4 +164,22 @@ public class JobRegistryTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<ArgumentException>(() => Registry().RegisterAsync("10.0.0.1:7000", 1));
         Assert.Contains("not an absolute URL", e.Message);
     }
+
+    [Fact]
+    public async Task Another_coordinator_serves_a_jobs_dataset_by_preparing_it_again_from_the_jobs_spec()
+    {
+        await Registry().SubmitAsync(Spec());
+        int prepared = 0;
+        // A coordinator of the same cluster that never saw the submission, with nothing on its disk.
+        var other = new JobRegistry(_silo.Grains, spec =>
+        {
+            prepared++;
+            Assert.Equal("mnist", spec.Dataset);
+            return new PreparedDataset("abc123", "/elsewhere", 1000, 200, [28, 28, 1]);
+        }, _ => null);
+        Assert.Equal("/elsewhere", (await other.DatasetAsync("abc123"))!.Path);
+        Assert.Equal("/elsewhere", (await other.DatasetAsync("abc123"))!.Path);
+        Assert.Equal(1, prepared); // once, then from memory
+        Assert.Null(await other.DatasetAsync("feedbeef"));
+    }
 }

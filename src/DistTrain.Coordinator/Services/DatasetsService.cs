@@ -11,7 +11,7 @@ public sealed class DatasetsService(JobRegistry registry) : Datasets.DatasetsBas
 
     public override async Task Fetch(FetchDatasetRequest request, IServerStreamWriter<DatasetChunk> responseStream, ServerCallContext context)
     {
-        var data = registry.Dataset(request.Digest)
+        var data = await registry.DatasetAsync(request.Digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"this coordinator holds no dataset with SHA-256 {request.Digest}"));
         await using var file = File.OpenRead(data.Path);
         var buffer = new byte[ChunkBytes];
