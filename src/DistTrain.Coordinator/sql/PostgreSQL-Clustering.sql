@@ -43,6 +43,18 @@ BEGIN
 END
 $body$;
 
+-- Moves the cluster's version on if it is still the caller's: taken first, this row is the lock every change to the
+-- membership takes. False (and nothing changed) when another change came first.
+CREATE OR REPLACE FUNCTION DistTrainBumpMembershipVersion(_DeploymentId varchar, _Version integer)
+RETURNS boolean
+LANGUAGE plpgsql AS $body$
+BEGIN
+    UPDATE OrleansMembershipVersionTable SET Timestamp = now(), Version = Version + 1
+    WHERE DeploymentId = _DeploymentId AND Version = _Version;
+    RETURN FOUND;
+END
+$body$;
+
 -- A new silo's row, if the caller's version is still current; the version moves on with it.
 CREATE OR REPLACE FUNCTION DistTrainInsertMembership(
     _DeploymentId varchar, _Address varchar, _Port integer, _Generation integer, _SiloName varchar, _HostName varchar,
@@ -52,11 +64,7 @@ LANGUAGE plpgsql AS $body$
 DECLARE
     _rows integer;
 BEGIN
-    -- The version row first: it is the lock every change to this cluster's membership takes.
-    UPDATE OrleansMembershipVersionTable SET Timestamp = now(), Version = Version + 1
-    WHERE DeploymentId = _DeploymentId AND Version = _Version;
-    GET DIAGNOSTICS _rows = ROW_COUNT;
-    IF _rows = 0 THEN
+    IF NOT DistTrainBumpMembershipVersion(_DeploymentId, _Version) THEN
         RETURN QUERY SELECT 0;
         RETURN;
     END IF;
@@ -82,10 +90,7 @@ LANGUAGE plpgsql AS $body$
 DECLARE
     _rows integer;
 BEGIN
-    UPDATE OrleansMembershipVersionTable SET Timestamp = now(), Version = Version + 1
-    WHERE DeploymentId = _DeploymentId AND Version = _Version;
-    GET DIAGNOSTICS _rows = ROW_COUNT;
-    IF _rows = 0 THEN
+    IF NOT DistTrainBumpMembershipVersion(_DeploymentId, _Version) THEN
         RETURN QUERY SELECT 0;
         RETURN;
     END IF;
