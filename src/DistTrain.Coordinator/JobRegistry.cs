@@ -65,17 +65,28 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         return workerId;
     }
 
-    /// <summary>Waits until the worker has a job other than <paramref name="finishedJob"/>, then returns its assignment.</summary>
+    /// <summary>
+    /// Waits until the worker has a job other than <paramref name="finishedJob"/>, then returns its assignment. The
+    /// worker is through with <paramref name="finishedJob"/>, so it is released from it first: its release does not hang
+    /// on the scheduler hearing that the job ended.
+    /// </summary>
     public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken, string? finishedJob = null)
     {
+        if (string.IsNullOrEmpty(finishedJob)) finishedJob = null;
+        else if (await WorkerGrain(workerId).Release(finishedJob)) await Scheduler.WorkerAvailable(workerId);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (await WorkerGrain(workerId).WaitForJob(string.IsNullOrEmpty(finishedJob) ? null : finishedJob, AssignmentPoll).WaitAsync(cancellationToken)
-                is not { } jobId) continue;
+            if (await WorkerGrain(workerId).WaitForJob(finishedJob, AssignmentPoll).WaitAsync(cancellationToken) is not { } jobId) continue;
             var job = await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
             int rank = job.WorkerIds.IndexOf(workerId);
-            if (rank < 0) continue; // placed, but the job's record does not list it yet
+            if (rank < 0)
+            {
+                // Assigned to a job that does not list it: a placement the job refused (it ended first). The worker grain
+                // is released by the scheduler; look again shortly rather than spin.
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+                continue;
+            }
             var spec = JsonParser.Default.Parse<JobSpec>(job.Spec);
             var a = new Assignment
             {

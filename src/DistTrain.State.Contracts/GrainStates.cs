@@ -26,10 +26,26 @@ public sealed class JobIndexState
     [Id(3)] public ImmutableList<string> Jobs { get; set; } = [];
 }
 
-/// <summary>What the scheduler grain persists: the pending queue and the registered workers, both oldest first.</summary>
+/// <summary>
+/// What the scheduler grain persists: the pending queue and the registered workers, both oldest first, and a placement
+/// it has decided but may not have finished telling the job and the workers.
+/// </summary>
 [GenerateSerializer]
 public sealed class SchedulerState
 {
     [Id(0)] public ImmutableList<string> Pending { get; set; } = [];
     [Id(1)] public ImmutableList<string> Workers { get; set; } = [];
+    [Id(2)] public Placement? Placing { get; set; }
 }
+
+/// <summary>
+/// A placement, written down before the job and its workers hear of it (an intent log of one entry): a scheduler that
+/// crashed halfway finishes it on its next activation instead of leaving a job running on workers that think they are
+/// idle.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record Placement(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] ImmutableList<string> WorkerIds,
+    [property: Id(2)] ImmutableList<string> Addresses,
+    [property: Id(3)] long Generation);

@@ -26,7 +26,14 @@ public interface IJobGrain : IGrainWithStringKey
 /// </summary>
 public interface IWorkerGrain : IGrainWithStringKey
 {
+    /// <summary>The record, its last heartbeat as this activation heard it.</summary>
     Task<WorkerRecord?> Get();
+
+    /// <summary>
+    /// The record when the worker may be placed now: idle, live, and heard from by this activation. After a coordinator
+    /// restart a worker that has not beaten yet may be dead, so it waits out its grace unplaced.
+    /// </summary>
+    Task<WorkerRecord?> Available();
 
     /// <summary>
     /// Registers, or registers again: the same identity replaces its old entry. From a new incarnation while training,
@@ -38,11 +45,13 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// it is not registered, lost or left.</summary>
     Task<bool> Heartbeat();
 
-    /// <summary>The scheduler placed it in a job at a rank.</summary>
+    /// <summary>The scheduler placed it in a job at a rank. Placing it again in the same job at the same rank is a no-op,
+    /// so that a placement cut short by a crash can be finished.</summary>
     Task Assign(string jobId, int rank);
 
-    /// <summary>Its job ended: idle again (if it is still in that job).</summary>
-    Task Release(string jobId);
+    /// <summary>Done with a job (it ended, or the worker says it is through with it): idle again if it was still in that
+    /// job. True when it was.</summary>
+    Task<bool> Release(string jobId);
 
     /// <summary>It shuts down on purpose; returns the record as it was, so the caller can fail its job.</summary>
     Task<WorkerRecord> Leave(string reason);
@@ -61,7 +70,10 @@ public interface IWorkerGrain : IGrainWithStringKey
 /// </summary>
 public interface ISchedulerGrain : IGrainWithStringKey
 {
-    /// <summary>Wakes the scheduler (at silo start), so that its timer watches every worker.</summary>
+    /// <summary>
+    /// Wakes the scheduler and places what can be placed. Every coordinator calls it every few seconds, so that the
+    /// scheduler (and its timer, which watches every worker) is active somewhere even after the silo it lived on died.
+    /// </summary>
     Task Start();
 
     /// <summary>Queues a submitted job, and places what can be placed.</summary>

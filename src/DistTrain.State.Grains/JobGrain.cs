@@ -8,6 +8,14 @@ namespace DistTrain.State;
 /// </summary>
 public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersistentState<JobGrainState> state) : Grain, IJobGrain
 {
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        // A record stored before jobs kept their members' ids and dataset digest reads those as null.
+        if (state.State.Record is { } r && (r.WorkerIds is null || r.DatasetDigest is null))
+            state.State.Record = r with { WorkerIds = r.WorkerIds ?? [], DatasetDigest = r.DatasetDigest ?? "" };
+        return Task.CompletedTask;
+    }
+
     public Task<JobRecord?> Get() => Task.FromResult(state.State.Record);
 
     public async Task<JobRecord> Update(JobChange change)

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 
@@ -8,12 +9,14 @@ namespace DistTrain.State;
 /// The pending queue and placement. The oldest pending job starts as soon as at least its worker count of idle, live
 /// workers is known; they take ranks in registration order, and the job gets a new worker-set generation, so messages
 /// from an older set are refused by the ring. A job that is not placeable yet blocks those behind it (first come,
-/// first served). Every beat the scheduler's timer also calls each live worker's grain, which re-activates it after
-/// its coordinator died, so that a worker nothing else calls is still found lost.
+/// first served). A placement is written down before anyone hears of it and finished on the next activation if a
+/// crash cut it short. Every beat the scheduler's timer also calls each live worker's grain, which re-activates it
+/// after its coordinator died, so that a worker nothing else calls is still found lost.
 /// </summary>
 public sealed class SchedulerGrain(
     [PersistentState("scheduler", StateStorage.Name)] IPersistentState<SchedulerState> state,
-    IOptions<WorkerLiveness> liveness) : Grain, ISchedulerGrain
+    IOptions<WorkerLiveness> liveness,
+    ILogger<SchedulerGrain> logger) : Grain, ISchedulerGrain
 {
     /// <summary>The one scheduler's key.</summary>
     public const string Key = "scheduler";
@@ -23,19 +26,20 @@ public sealed class SchedulerGrain(
 
     private IWorkerGrain Worker(string id) => GrainFactory.GetGrain<IWorkerGrain>(id);
     private IJobGrain Job(string id) => GrainFactory.GetGrain<IJobGrain>(id);
+    private IJobIndexGrain Index => GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var beat = liveness.Value.HeartbeatInterval;
         this.RegisterGrainTimer(WatchWorkersAsync, new GrainTimerCreationOptions(beat, beat) { KeepAlive = true });
-        return Task.CompletedTask;
+        await RequeueAsync();
     }
 
     public Task Start() => PlaceAsync();
 
     public async Task Enqueue(string jobId)
     {
-        if (!state.State.Pending.Contains(jobId))
+        if (!state.State.Pending.Contains(jobId) && state.State.Placing?.JobId != jobId)
         {
             state.State.Pending = state.State.Pending.Add(jobId);
             await state.WriteStateAsync();
@@ -69,41 +73,96 @@ public sealed class SchedulerGrain(
 
     public Task<ImmutableList<string>> Workers() => Task.FromResult(state.State.Workers);
 
+    // A job whose submission was stored but whose Enqueue never arrived (its coordinator died in between) is pending
+    // all the same: the job index is the truth, the queue a cache of it.
+    private async Task RequeueAsync()
+    {
+        var queued = state.State.Pending.ToHashSet();
+        if (state.State.Placing is { } p) queued.Add(p.JobId);
+        var missing = new List<string>();
+        foreach (string id in await Index.Jobs())
+            if (!queued.Contains(id) && await Job(id).Get() is { Phase: JobPhase.Pending }) missing.Add(id);
+        if (missing.Count == 0) return;
+        logger.LogInformation("re-queueing {Jobs}: pending, but missing from the queue", string.Join(", ", missing));
+        // The index lists jobs oldest first; those already queued keep their places ahead of them.
+        state.State.Pending = state.State.Pending.AddRange(missing);
+        await state.WriteStateAsync();
+    }
+
+    // Places what can be placed. A failure here (a storage hiccup, a grain on a dying silo) is logged, not thrown: it
+    // belongs to no caller, and the next call or the coordinators' periodic Start tries again.
     private async Task PlaceAsync()
     {
-        while (state.State.Pending.Count > 0)
+        try
         {
-            string jobId = state.State.Pending[0];
-            if (await Job(jobId).Get() is not { Phase: JobPhase.Pending } job)
+            if (state.State.Placing is { } unfinished) await FinishAsync(unfinished);
+            while (state.State.Pending.Count > 0)
             {
-                state.State.Pending = state.State.Pending.RemoveAt(0); // cancelled while it waited
+                string jobId = state.State.Pending[0];
+                if (await Job(jobId).Get() is not { Phase: JobPhase.Pending } job)
+                {
+                    state.State.Pending = state.State.Pending.RemoveAt(0); // cancelled while it waited
+                    await state.WriteStateAsync();
+                    continue;
+                }
+                var idle = new List<WorkerRecord>();
+                foreach (string id in state.State.Workers)
+                {
+                    if (!_gone.Contains(id) && await Worker(id).Available() is { } w) idle.Add(w);
+                    if (idle.Count == job.RequestedWorkers) break;
+                }
+                if (idle.Count < job.RequestedWorkers) return;
+                var placement = new Placement(jobId, [.. idle.Select(w => w.Id)], [.. idle.Select(w => w.Address)], await Index.NewGeneration());
+                state.State.Pending = state.State.Pending.RemoveAt(0);
+                state.State.Placing = placement;
                 await state.WriteStateAsync();
-                continue;
+                await FinishAsync(placement);
             }
-            var idle = new List<WorkerRecord>();
-            foreach (string id in state.State.Workers)
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "placement did not finish; it is tried again on the next call");
+        }
+    }
+
+    // Tells the job, then each worker, of a written-down placement. Every step may have been done already by a
+    // scheduler that died after it, so each is safe to repeat.
+    private async Task FinishAsync(Placement p)
+    {
+        var job = await Job(p.JobId).Get();
+        if (job is { Phase: JobPhase.Pending })
+        {
+            try
             {
-                if (await Worker(id).Get() is { Phase: WorkerPhase.Idle } w) idle.Add(w);
-                if (idle.Count == job.RequestedWorkers) break;
+                job = await Job(p.JobId).Update(new JobStarted(p.Addresses, p.Generation, p.WorkerIds));
             }
-            if (idle.Count < job.RequestedWorkers) return;
-            long generation = await GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key).NewGeneration();
-            await Job(jobId).Update(new JobStarted([.. idle.Select(w => w.Address)], generation, [.. idle.Select(w => w.Id)]));
-            state.State.Pending = state.State.Pending.RemoveAt(0);
-            await state.WriteStateAsync();
-            for (int rank = 0; rank < idle.Count; rank++)
+            catch (InvalidJobChangeException)
+            {
+                job = await Job(p.JobId).Get(); // cancelled between the look and the start
+            }
+        }
+        if (job is { Phase: JobPhase.Running } && job.Generation == p.Generation)
+        {
+            for (int rank = 0; rank < p.WorkerIds.Count; rank++)
             {
                 try
                 {
-                    await Worker(idle[rank].Id).Assign(jobId, rank);
+                    await Worker(p.WorkerIds[rank]).Assign(p.JobId, rank);
                 }
                 catch (Exception e) when (e is InvalidOperationException or UnknownWorkerException)
                 {
-                    // Lost between the look and the placement: the job cannot start as placed.
-                    await Job(jobId).MemberLost(idle[rank].Id, e.Message);
+                    // Lost (or taken) between the look and the placement: the job cannot run as placed.
+                    await Job(p.JobId).MemberLost(p.WorkerIds[rank], e.Message);
                 }
             }
         }
+        else
+        {
+            // The job ended before it started: any worker already told is free again.
+            foreach (string w in p.WorkerIds) await Worker(w).Release(p.JobId);
+        }
+        state.State.Placing = null;
+        await state.WriteStateAsync();
     }
 
     // Touches every live worker's grain: Get activates it (and its liveness timer) wherever the cluster puts it.

@@ -16,11 +16,15 @@ public sealed class WorkerGrain(
     private readonly WorkerLiveness _liveness = liveness.Value;
     private DateTime _deadline;
     private bool _heard; // a beat or registration reached this activation
+    private DateTime _lastBeat;
     private IGrainTimer? _timer;
     private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private string Id => this.GetPrimaryKeyString();
     private WorkerRecord? Record => state.State.Record;
+
+    // The record as callers see it: with the last beat this activation heard, which is newer than the stored one.
+    private WorkerRecord? Seen => _heard && Record is { } r ? r with { LastHeartbeatUtc = _lastBeat } : Record;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -31,7 +35,10 @@ public sealed class WorkerGrain(
         return Task.CompletedTask;
     }
 
-    public Task<WorkerRecord?> Get() => Task.FromResult(Record);
+    public Task<WorkerRecord?> Get() => Task.FromResult(Seen);
+
+    public Task<WorkerRecord?> Available() =>
+        Task.FromResult(_heard && Record is { Phase: WorkerPhase.Idle } ? Seen : null);
 
     public async Task<WorkerRecord> Register(string address, int threads, string incarnation)
     {
@@ -54,16 +61,19 @@ public sealed class WorkerGrain(
     public async Task<bool> Heartbeat()
     {
         var r = Require();
-        var now = DateTime.UtcNow;
-        Beat(now);
-        // The deadline lives in memory; the stored time is what `disttrain workers` shows.
-        await SaveAsync(r with { LastHeartbeatUtc = now });
-        return r.JobId is null || await GrainFactory.GetGrain<IJobGrain>(r.JobId).Get() is not { IsFinal: true };
+        // The beat lives in memory only (a write per beat per worker would be an fsync every two seconds each); the
+        // stored record changes when the phase does.
+        Beat(DateTime.UtcNow);
+        if (r.JobId is null || await GrainFactory.GetGrain<IJobGrain>(r.JobId).Get() is not { IsFinal: true }) return true;
+        // Its job has ended: whatever became of the scheduler's own release (a one-way message), the worker is free.
+        if (await Release(r.JobId)) GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).WorkerAvailable(Id).Ignore();
+        return false;
     }
 
     public async Task Assign(string jobId, int rank)
     {
         var r = Require();
+        if (r.Phase == WorkerPhase.Training && r.JobId == jobId && r.Rank == rank) return;
         if (r.Phase != WorkerPhase.Idle) throw new InvalidOperationException($"{Id} is {r.Phase}; it cannot be placed in {jobId}");
         await SaveAsync(r with { Phase = WorkerPhase.Training, JobId = jobId, Rank = rank });
         var waiting = _assigned;
@@ -71,10 +81,11 @@ public sealed class WorkerGrain(
         waiting.TrySetResult();
     }
 
-    public async Task Release(string jobId)
+    public async Task<bool> Release(string jobId)
     {
-        if (Record is { Phase: WorkerPhase.Training } r && r.JobId == jobId)
-            await SaveAsync(r with { Phase = WorkerPhase.Idle, JobId = null, Rank = -1 });
+        if (Record is not { Phase: WorkerPhase.Training } r || r.JobId != jobId) return false;
+        await SaveAsync(r with { Phase = WorkerPhase.Idle, JobId = null, Rank = -1 });
+        return true;
     }
 
     public async Task<WorkerRecord> Leave(string reason)
@@ -116,12 +127,14 @@ public sealed class WorkerGrain(
 
     private void Beat(DateTime now)
     {
+        _lastBeat = now;
         _deadline = now + _liveness.Window;
         _heard = true;
     }
 
+    // Checked twice a beat, so that a loss shows at most half a beat after the window closes.
     private void Watch() => _timer ??= this.RegisterGrainTimer(CheckAsync,
-        new GrainTimerCreationOptions(_liveness.HeartbeatInterval, _liveness.HeartbeatInterval) { KeepAlive = true });
+        new GrainTimerCreationOptions(_liveness.HeartbeatInterval / 2, _liveness.HeartbeatInterval / 2) { KeepAlive = true });
 
     private void Unwatch()
     {
@@ -146,9 +159,10 @@ public sealed class WorkerGrain(
         if (r.JobId is { } job) GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, reason).Ignore();
     }
 
+    // Stores a phase change, with the last beat heard so far (beats themselves are not stored).
     private async Task SaveAsync(WorkerRecord next)
     {
-        state.State.Record = next;
+        state.State.Record = _heard && next.LastHeartbeatUtc < _lastBeat ? next with { LastHeartbeatUtc = _lastBeat } : next;
         await state.WriteStateAsync();
     }
 }

@@ -161,6 +161,94 @@ public class WorkerLivenessTests : IAsyncLifetime
         Assert.Equal(second.Id, (await r.WaitForAssignmentAsync(w, CancellationToken.None, finishedJob: first.Id)).JobId);
     }
 
+    [Fact]
+    public async Task A_worker_through_with_its_job_is_free_again_even_if_the_scheduler_never_hears_the_job_ended()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(1));
+        string w = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-done", "one"));
+        Assert.Equal(job.Id, (await r.WaitForAssignmentAsync(w, CancellationToken.None)).JobId);
+        // No report ends the job, so no JobEnded reaches the scheduler: the worker's own word that it is through frees it.
+        using var brief = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => r.WaitForAssignmentAsync(w, brief.Token, finishedJob: job.Id));
+        var record = await _silo.Grains.GetGrain<IWorkerGrain>(w).Get();
+        Assert.Equal((WorkerPhase.Idle, null), (record!.Phase, record.JobId));
+    }
+
+    [Fact]
+    public async Task A_placement_cut_short_by_a_crash_is_finished_when_the_scheduler_comes_back()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(2));
+        await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-a", "one");
+        // A second worker whose registration reached its grain but not the scheduler.
+        await _silo.Grains.GetGrain<IWorkerGrain>("w-b").Register("http://127.0.0.1:7002", 1, "two");
+        await _silo.DisposeAsync();
+        // The scheduler wrote its placement down and died before telling the job or the workers.
+        EditSchedulerState(s =>
+        {
+            s["Pending"] = new System.Text.Json.Nodes.JsonArray();
+            s["Workers"] = new System.Text.Json.Nodes.JsonArray("w-a", "w-b");
+            s["Placing"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["JobId"] = job.Id, ["WorkerIds"] = new System.Text.Json.Nodes.JsonArray("w-a", "w-b"),
+                ["Addresses"] = new System.Text.Json.Nodes.JsonArray("http://127.0.0.1:7001", "http://127.0.0.1:7002"), ["Generation"] = 41,
+            };
+        });
+
+        _silo = await Silo.StartAsync(StateStorageChoice.File(_state), Beat);
+        r = Registry(_silo);
+        Live(r, "w-a");
+        Live(r, "w-b");
+        var a = await r.WaitForAssignmentAsync("w-a", new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+        var b = await r.WaitForAssignmentAsync("w-b", new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
+        Assert.Equal((job.Id, 0, 41L), (a.JobId, a.Rank, a.Generation));
+        Assert.Equal((job.Id, 1, 41L), (b.JobId, b.Rank, b.Generation));
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+    }
+
+    [Fact]
+    public async Task A_job_stored_as_pending_but_missing_from_the_queue_is_queued_again()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(1));
+        await _silo.DisposeAsync();
+        // The coordinator died between storing the submission and queueing it.
+        EditSchedulerState(s => s["Pending"] = new System.Text.Json.Nodes.JsonArray());
+
+        _silo = await Silo.StartAsync(StateStorageChoice.File(_state), Beat);
+        r = Registry(_silo);
+        string w = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-q", "one"));
+        Assert.Equal(job.Id, (await r.WaitForAssignmentAsync(w, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)).JobId);
+    }
+
+    [Fact]
+    public async Task After_a_restart_a_worker_not_heard_from_again_is_not_placed()
+    {
+        var r = Registry(_silo);
+        await r.RegisterAsync("http://127.0.0.1:7001", 1, "w-dead", "one"); // killed with its coordinator: it never beats again
+        await _silo.DisposeAsync();
+
+        _silo = await Silo.StartAsync(StateStorageChoice.File(_state), Beat);
+        r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(1));
+        await Task.Delay(Beat);
+        Assert.Equal(JobStatus.Pending, (await r.GetAsync(job.Id)).Status);
+        string live = Live(r, await r.RegisterAsync("http://127.0.0.1:7002", 1, "w-live", "two"));
+        Assert.Equal(job.Id, (await r.WaitForAssignmentAsync(live, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)).JobId);
+        Assert.Equal(["http://127.0.0.1:7002"], (await r.GetAsync(job.Id)).Workers);
+        await WaitForPhaseAsync("w-dead", WorkerPhase.Lost);
+    }
+
+    // Rewrites the scheduler's stored state (the file storage's JSON) while no silo runs, to stage a crash.
+    private void EditSchedulerState(Action<System.Text.Json.Nodes.JsonObject> edit)
+    {
+        string path = Directory.GetFiles(_state, "scheduler.json", SearchOption.AllDirectories).Single();
+        var envelope = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        edit(envelope["State"]!.AsObject());
+        File.WriteAllText(path, envelope.ToJsonString());
+    }
+
     private static async Task<Job> WaitForJobAsync(JobRegistry r, string id, JobStatus status)
     {
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
