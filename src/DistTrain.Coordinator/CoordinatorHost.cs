@@ -41,9 +41,8 @@ public static class CoordinatorHost
         builder.UseOrleans(silo =>
         {
             options.Storage.Configure(silo, endpoint);
-            // The scheduler wakes with the silo: its timer watches every worker's liveness from then on.
-            silo.AddStartupTask((sp, _) => sp.GetRequiredService<IGrainFactory>().GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Start());
         });
+        builder.Services.AddHostedService<SchedulerKeeper>();
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = null;

@@ -55,11 +55,13 @@ public sealed record StateStorageChoice(string Kind, string Target)
                     o.Invariant = "Npgsql";
                     o.ConnectionString = Target;
                 });
-            // A coordinator killed outright is declared dead within a few seconds, so that its grains move on soon.
+            // A coordinator killed outright is declared dead within about ten seconds (three missed 2 s probes), so that
+            // its grains move on soon; Orleans' defaults take a minute or more. Fewer or shorter probes than this
+            // declare a live but busy coordinator dead on a loaded two-core machine.
             silo.Configure<ClusterMembershipOptions>(o =>
             {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
+                o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                o.NumMissedProbesLimit = 3;
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);

@@ -35,7 +35,7 @@ public static class CoordinatorChannel
                 RetryPolicy = new RetryPolicy
                 {
                     MaxAttempts = 5, InitialBackoff = TimeSpan.FromMilliseconds(500), MaxBackoff = TimeSpan.FromSeconds(4), BackoffMultiplier = 2,
-                    RetryableStatusCodes = { StatusCode.Unavailable },
+                    RetryableStatusCodes = { StatusCode.Unavailable, StatusCode.Aborted },
                 },
             });
         var options = new GrpcChannelOptions

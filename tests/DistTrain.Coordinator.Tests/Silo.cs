@@ -6,7 +6,8 @@ namespace DistTrain.Coordinator.Tests;
 
 /// <summary>
 /// A real Orleans silo in this process, configured exactly as the coordinator configures its own
-/// (<see cref="StateStorageChoice.Configure"/>), over the given storage. Disposing stops it; starting another on the
+/// (<see cref="StateStorageChoice.Configure"/>, and the <see cref="SchedulerKeeper"/> that wakes the scheduler), over
+/// the given storage. Disposing stops it; starting another on the
 /// same storage is how tests see state survive a restart.
 /// </summary>
 public sealed class Silo : IAsyncDisposable
@@ -29,6 +30,7 @@ public sealed class Silo : IAsyncDisposable
             o.Grace = heartbeat is null ? o.Grace : TimeSpan.Zero;
         });
         builder.UseOrleans(silo => storage.Configure(silo));
+        builder.Services.AddHostedService<SchedulerKeeper>();
         var host = builder.Build();
         await host.StartAsync();
         return new Silo(host);

@@ -6,7 +6,6 @@ namespace DistTrain.Coordinator.Services;
 /// <summary>Maps the registry's exceptions onto gRPC status codes, keeping their messages.</summary>
 internal static class Errors
 {
-
     public static async Task<T> Map<T>(Func<Task<T>> call)
     {
         try
@@ -28,6 +27,17 @@ internal static class Errors
         catch (Exception e) when (e is InvalidOperationException or InvalidJobChangeException)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
+        }
+        catch (Orleans.Storage.InconsistentStateException e)
+        {
+            // Two writers raced on one grain's stored state (a grain moving between coordinators): safe to retry.
+            throw new RpcException(new Status(StatusCode.Aborted, $"the cluster's state changed under this call; try again ({e.Message})"));
+        }
+        catch (Exception e) when (e is Orleans.Runtime.OrleansException or TimeoutException)
+        {
+            // The grain's silo died or the cluster is re-forming (a coordinator was killed): Unavailable is what clients
+            // and the workers' retry policy treat as "try again shortly", not a fault in the request.
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the coordinator cluster is not ready: {e.Message}"));
         }
     }
 }

@@ -10,12 +10,12 @@ public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
     public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.GetAsync(request.Id));
     public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.CancelAsync(request.Id));
 
-    public override async Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context)
+    public override Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context) => Errors.Map(async () =>
     {
         var response = new ListJobsResponse();
         response.Jobs.AddRange(await registry.ListAsync());
         return response;
-    }
+    });
 
     public override async Task Watch(GetJobRequest request, IServerStreamWriter<Job> responseStream, ServerCallContext context)
     {
