@@ -32,7 +32,7 @@ public sealed class WorkerIdentity : IDisposable
                 // FileShare.None takes an exclusive advisory lock on Unix too (.NET locks the file with flock).
                 file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException)
+            catch (IOException e) when (HeldByAnother(e))
             {
                 continue; // a live worker holds this slot
             }
@@ -52,4 +52,9 @@ public sealed class WorkerIdentity : IDisposable
     }
 
     public void Dispose() => _lock.Dispose();
+
+    // The lock is taken (EWOULDBLOCK from flock on Linux and macOS, a sharing or lock violation on Windows). Any other
+    // I/O error, such as a full disk or a broken file system, is the caller's to see, not a reason to try the next slot.
+    private static bool HeldByAnother(IOException e) =>
+        e.HResult is 11 or 35 or unchecked((int)0x80070020) or unchecked((int)0x80070021);
 }

@@ -96,13 +96,27 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 
     // Registers under this worker's identity, waiting for the coordinator as long as it takes (WaitForReady): a worker
     // started before its coordinator, or cut off from it, is not an error. Also what it does when told it is unknown.
+    // A coordinator that is up but whose cluster is not (Unavailable after the channel's own retries: its silo is still
+    // joining, or the scheduler's silo just died) is waited for too; anything else, such as a refused address, is fatal.
     private async Task RegisterAsync(Workers.WorkersClient workers, string id, CancellationToken cancellationToken)
     {
         await _registering.WaitAsync(cancellationToken);
         try
         {
-            await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
-                new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
+            for (var pause = TimeSpan.FromSeconds(1); ; pause = TimeSpan.FromSeconds(Math.Min(pause.TotalSeconds * 2, 10)))
+            {
+                try
+                {
+                    await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
+                        new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
+                    return;
+                }
+                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Aborted && !cancellationToken.IsCancellationRequested)
+                {
+                    log($"{id}: registering: {e.Status.StatusCode} {e.Status.Detail}; trying again in {pause.TotalSeconds:0} s");
+                    await Task.Delay(pause, cancellationToken);
+                }
+            }
         }
         finally
         {
@@ -209,18 +223,20 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     /// <summary>How often a worker tells the coordinator it is alive (its WorkerGrain keeps the time).</summary>
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
 
-    // Beats until stopped; a missed beat is logged once, not fatal (the ring's own timeouts catch dead peers, and the
-    // coordinator may be restarting).
+    // Beats until stopped, on a fixed cadence: each beat is bounded by the interval, so one slow answer delays no later
+    // beat (a 5 s wait after a 2 s pause would leave a 7 s gap, more than the coordinator's 6 s window). A missed beat
+    // is logged once, not fatal (the ring's own timeouts catch dead peers, and the coordinator may be restarting).
     private async Task HeartbeatAsync(Workers.WorkersClient workers, string id, CancellationToken cancellationToken)
     {
         bool warned = false;
+        using var ticks = new PeriodicTimer(HeartbeatInterval);
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
-                await Task.Delay(HeartbeatInterval, cancellationToken);
+                await ticks.WaitForNextTickAsync(cancellationToken);
                 await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id },
-                    new CallOptions(deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: cancellationToken).WithWaitForReady());
+                    new CallOptions(deadline: DateTime.UtcNow + HeartbeatInterval, cancellationToken: cancellationToken).WithWaitForReady());
                 warned = false;
             }
             catch (RpcException e) when (CoordinatorChannel.IsUnknownWorker(e))
@@ -257,6 +273,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     private static string CheckpointPath(string jobId) =>
         Path.Combine(Directory.CreateDirectory(Path.Combine(DataCache.Root, "checkpoints")).FullName, $"{jobId}.dtm");
 
+    private static readonly TimeSpan DatasetFetchDeadline = TimeSpan.FromMinutes(10);
+
     // The job's dataset from the local cache by digest, else streamed from the coordinator and verified.
     private async Task<Dataset> FetchDatasetAsync(string digest, Datasets.DatasetsClient datasets, CancellationToken cancellationToken)
     {
@@ -267,7 +285,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             string tmp = path + ".tmp-" + Environment.ProcessId;
             await using (var file = File.Create(tmp))
             {
-                using var call = datasets.Fetch(new FetchDatasetRequest { Digest = digest }, cancellationToken: cancellationToken);
+                // Bounded as a whole: a few hundred MB over a slow link fits; a coordinator that stops sending does not hang the job.
+                using var call = datasets.Fetch(new FetchDatasetRequest { Digest = digest },
+                    new CallOptions(deadline: DateTime.UtcNow + DatasetFetchDeadline, cancellationToken: cancellationToken).WithWaitForReady());
                 await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken)) chunk.Data.WriteTo(file);
             }
             if (DatasetFile.Digest(tmp) != digest)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DistTrain.Protos;
+using Xunit.Abstractions;
 
 namespace DistTrain.Cli.Tests;
 
@@ -12,8 +13,13 @@ public class CoordinationTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("dt-coord-").FullName;
     private readonly Dictionary<string, string> _env;
+    private readonly ITestOutputHelper _output;
 
-    public CoordinationTests() => _env = new() { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+    public CoordinationTests(ITestOutputHelper output)
+    {
+        _env = new() { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        _output = output;
+    }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -77,11 +83,14 @@ public class CoordinationTests : IDisposable
 
         w3.Kill(); // kill -9
         var killed = DateTime.UtcNow;
+        // The bound is the issue's: `disttrain workers` shows it lost within 10 s of the kill (3 missed 2 s beats, checked
+        // every second), measured when the command has answered.
         while (StatusOf(Workers(url), ids[2]) != "lost")
         {
-            Assert.True(DateTime.UtcNow - killed < TimeSpan.FromSeconds(20), $"{ids[2]} not lost 20 s after kill -9\n{coordinator.Output}");
+            Assert.True(DateTime.UtcNow - killed < TimeSpan.FromSeconds(10), $"{ids[2]} not lost 10 s after kill -9\n{coordinator.Output}");
             Thread.Sleep(250);
         }
+        _output.WriteLine($"{ids[2]} shown lost {(DateTime.UtcNow - killed).TotalSeconds:0.0} s after kill -9");
         w3.Dispose();
 
         using var channel = CoordinatorChannel.Create(url);
