@@ -46,6 +46,7 @@ public sealed class RingAllreduce(IRingTransport transport, RingOptions? options
 {
     private readonly RingOptions _options = options ?? new RingOptions();
     public IRingTransport Transport => transport;
+    public RingOptions Options => _options;
 
     /// <summary>buffer ← Σ over ranks of buffer (÷ N when <paramref name="average"/>). Every rank must call it with the same operation and length.</summary>
     public async Task AllreduceAsync(Memory<float> buffer, long operation, bool average = false, CancellationToken cancellationToken = default)

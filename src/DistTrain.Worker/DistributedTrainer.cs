@@ -14,20 +14,39 @@ public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Lo
     long AllreduceBytesSent);
 
 /// <summary>One epoch's results, combined over all ranks (every rank gets the same figures).</summary>
-public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds);
+/// <param name="Samples">Training samples the ranks counted as trained on this epoch.</param>
+/// <param name="LostSamples">Samples of the epoch's global batches that no rank trained on (always 0 unless something is wrong).</param>
+/// <param name="DuplicatedSamples">Samples trained on twice within a step.</param>
+public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds,
+    long Samples = 0, long LostSamples = 0, long DuplicatedSamples = 0);
 
 /// <summary>
-/// A rank's whole training run: for each epoch, its shard of every global batch (<see cref="ShardPlan"/>) through
-/// <see cref="ReplicaTrainer"/>, then the test split evaluated in rank-strided slices, the sums combined by one
-/// allreduce. Optional consistency checks compare parameter hashes across ranks. Every rank must be given the same
-/// plan, model spec and data.
+/// A rank's training run over one ring, from wherever <see cref="TrainingProgress"/> stands to the end: for each
+/// epoch, its shard of every global batch (<see cref="ShardPlan"/>) through <see cref="ReplicaTrainer"/>, then the
+/// test split evaluated in rank-strided slices, the sums combined by one allreduce.
+/// <para>
+/// A step commits only once every rank has its reduced gradients: a second, small allreduce then sums the step's
+/// figures (samples, loss, correct, a checksum of the sample indices, and rank 0's stop flag) and only after it does
+/// any rank apply the update. A ring that breaks before that leaves no rank changed: batch-norm state, which forward
+/// moves, is put back, and the step is done again on the next ring, whatever its size. A ring that breaks during the
+/// last exchange may leave some ranks one step ahead; the next ring's <see cref="ReplicaState.SynchronizeAsync"/>
+/// brings the others to them. The global batch and its order depend only on the seed and the epoch, so the run makes
+/// the same updates as one that never broke, up to the order of float additions.
+/// </para>
+/// Every rank must be given the same plan, model spec and data.
 /// </summary>
-public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, TrainingPlan plan)
+public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, TrainingPlan plan, TrainingProgress? progress = null)
 {
     private readonly ReplicaTrainer _replica = new(model, ring, plan.BucketBytes);
+    private readonly RingBroadcast _broadcast = new(ring.Transport, ring.Options);
     private readonly Tensor _x = new(0), _y = new(0);
+    private readonly float[] _stepSums = new float[6];
+    private float[] _stateBefore = [];
     // Operation numbers for the trainer's own collectives, far from the gradient buckets' counter.
     private long _controlOperation = 1L << 40;
+
+    /// <summary>Where training stands; shared by the trainers of successive rings of one job.</summary>
+    public TrainingProgress Progress { get; } = progress ?? new TrainingProgress();
 
     /// <summary>Called after every step.</summary>
     public Action<StepStats>? OnStep { get; init; }
@@ -36,64 +55,86 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     public Action<EpochResult>? OnEpoch { get; init; }
 
     /// <summary>
-    /// Rank 0's word on whether to stop (a cancelled job). Every <see cref="StopCheckEvery"/> steps rank 0's answer goes
-    /// to every rank in a one-float allreduce, so all ranks stop after the same step; a rank that stopped on its own
-    /// would leave its peers waiting in the ring until their timeout.
+    /// Rank 0's word on whether to stop (a cancelled job). Rank 0's answer rides on every step's commit, so all ranks
+    /// stop after the same step; a rank that stopped on its own would leave its peers waiting in the ring.
     /// </summary>
     public Func<bool>? StopRequested { get; init; }
 
-    public const int StopCheckEvery = 10;
-
     /// <summary>True when training ended early because rank 0 asked to stop.</summary>
     public bool Stopped { get; private set; }
+
+    /// <summary>Whether this ring's start needed a state transfer, and from which rank.</summary>
+    public (int Source, bool Transferred) Synchronized { get; private set; }
 
     public async Task<IReadOnlyList<EpochResult>> TrainAsync(Tensor trainX, Tensor trainY, Tensor testX, Tensor testY,
         CancellationToken cancellationToken = default)
     {
         int n = ring.Transport.WorldSize, rank = ring.Transport.Rank;
         ShardPlan.Validate(trainX.Batch, plan.GlobalBatch, n);
+        int stepsPerEpoch = ShardPlan.StepsPerEpoch(trainX.Batch, plan.GlobalBatch);
         model.UseRandomStream(rank); // each replica its own dropout masks and augmentations (rank 0 keeps the seed's own stream)
         var results = new List<EpochResult>();
-        long step = 0;
-        // Before the first step: every replica must start from the same parameters (a seed or spec that differs
-        // between workers is caught here, not at the first periodic check); this also opens the ring's links.
-        if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(step, cancellationToken).ConfigureAwait(false);
-        for (int epoch = 0; epoch < plan.Epochs; epoch++)
+        var p = Progress;
+        // Before the first step every replica must hold the same state: after a failure or a join, some do not yet;
+        // a seed or spec that differs between workers at the start is caught by the consistency check below.
+        Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
+        _controlOperation += 2;
+        if (rank == 0 && Synchronized.Transferred && p.LastEpoch is { } reported) OnEpoch?.Invoke(reported); // in case its reporter was lost
+        if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
+        if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
+        while (p.Epoch < plan.Epochs)
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
+            int epoch = p.Epoch;
             var batches = ShardPlan.ForRank(trainX.Batch, plan.GlobalBatch, n, rank, plan.Seed, epoch);
-            double lossSum = 0;
-            long correct = 0, judged = 0;
-            for (int k = 0; k < batches.Length; k++)
+            var checksums = GlobalChecksums(trainX.Batch, epoch, batches.Length);
+            while (p.Step < batches.Length)
             {
+                int k = p.Step;
                 _x.GatherFrom(trainX, batches[k]);
                 _y.GatherFrom(trainY, batches[k]);
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
-                var (loss, c, j) = await _replica.StepAsync(_x, _y, plan.GlobalBatch, cancellationToken).ConfigureAwait(false);
-                lossSum += loss * batches[k].Length;
-                correct += c;
-                judged += j;
-                step++;
+                SaveState();
+                float loss;
+                try
+                {
+                    var (l, c, j) = await _replica.ReduceAsync(_x, _y, plan.GlobalBatch, cancellationToken).ConfigureAwait(false);
+                    loss = (float)l;
+                    _stepSums[0] = batches[k].Length;
+                    _stepSums[1] = (float)(l * batches[k].Length);
+                    _stepSums[2] = c;
+                    _stepSums[3] = j;
+                    _stepSums[4] = StepChecksum.Of(batches[k]);
+                    _stepSums[5] = rank == 0 && StopRequested?.Invoke() == true ? 1 : 0;
+                    await ring.AllreduceAsync(_stepSums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    RestoreState(); // the step did not commit here: it is done again, from the same state, on the next ring
+                    throw;
+                }
+                model.ApplyGradients();
+                p.Commit(_stepSums, plan.GlobalBatch, checksums[k]);
                 var (allreduceSeconds, bytesSent) = _replica.LastStepAllreduce;
                 OnStep?.Invoke(new StepStats(epoch + 1, k + 1, batches.Length, loss, batches[k].Length,
                     System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, allreduceSeconds, bytesSent));
-                if (plan.ConsistencyCheckEvery > 0 && step % plan.ConsistencyCheckEvery == 0)
-                    await CheckConsistencyAsync(step, cancellationToken).ConfigureAwait(false);
-                if (StopRequested is not null && step % StopCheckEvery == 0 && await AgreeToStopAsync(rank, cancellationToken).ConfigureAwait(false))
+                if (plan.ConsistencyCheckEvery > 0 && p.Position(stepsPerEpoch) % plan.ConsistencyCheckEvery == 0)
+                    await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
+                if (_stepSums[5] > 0)
                 {
                     Stopped = true;
                     return results;
                 }
             }
-            double seconds = clock.Elapsed.TotalSeconds;
-            int localSamples = batches.Sum(b => b.Length);
-            // Combine: [loss·samples, samples, correct, judged, test loss·samples, test samples, test correct, test judged].
+            // Combine the test split: [loss·samples, samples, correct, judged], each rank its strided slice.
             var (testLoss, testSamples, testCorrect, testJudged) = EvaluateShard(testX, testY, rank, n);
-            var sums = new float[] { (float)lossSum, localSamples, correct, judged, (float)testLoss, testSamples, testCorrect, testJudged };
+            var sums = new float[] { (float)testLoss, testSamples, testCorrect, testJudged };
             await ring.AllreduceAsync(sums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
-            results.Add(new EpochResult(epoch + 1, sums[0] / sums[1], sums[2] / Math.Max(1, sums[3]), sums[4] / Math.Max(1, sums[5]),
-                sums[6] / Math.Max(1, sums[7]), sums[1] / seconds, seconds));
-            OnEpoch?.Invoke(results[^1]);
+            double seconds = Math.Max(1e-9, (NowUnixMs() - p.EpochStartUnixMs) / 1000);
+            var result = new EpochResult(epoch + 1, p.LossSum / Math.Max(1, p.Samples), p.Correct / Math.Max(1, p.Judged), sums[0] / Math.Max(1, sums[1]),
+                sums[2] / Math.Max(1, sums[3]), p.Samples / seconds, seconds, (long)p.Samples, (long)p.LostSamples, (long)p.DuplicatedSamples);
+            p.FinishEpoch(result, NowUnixMs());
+            results.Add(result);
+            OnEpoch?.Invoke(result);
         }
         return results;
     }
@@ -106,14 +147,30 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         ParameterHash.Verify(hashes, step);
     }
 
-    // Rank 0's stop flag, summed over the ring: every rank gets the same answer at the same step.
-    private async Task<bool> AgreeToStopAsync(int rank, CancellationToken cancellationToken)
+    private static double NowUnixMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    // Each global batch's sample-index checksum, from the epoch's permutation that every rank derives alike.
+    private int[] GlobalChecksums(int samples, int epoch, int steps)
     {
-        var flag = new[] { rank == 0 && StopRequested!() ? 1f : 0f };
-        await ring.AllreduceAsync(flag, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
-        return flag[0] > 0;
+        var order = ShardPlan.Permutation(samples, plan.Seed, epoch);
+        var sums = new int[steps];
+        for (int k = 0; k < steps; k++) sums[k] = StepChecksum.Of(order.AsSpan(k * plan.GlobalBatch, plan.GlobalBatch));
+        return sums;
     }
 
+    // Forward moves batch-norm statistics in place; a step that does not commit must leave them as they were.
+    private void SaveState()
+    {
+        var state = model.Store.State;
+        if (state.Length == 0) return;
+        if (_stateBefore.Length != state.Length) _stateBefore = new float[state.Length];
+        state.CopyTo(_stateBefore, 0);
+    }
+
+    private void RestoreState()
+    {
+        if (_stateBefore.Length == model.Store.State.Length && _stateBefore.Length > 0) _stateBefore.CopyTo(model.Store.State, 0);
+    }
     // Rank r evaluates test samples r, r + N, r + 2N, …; returns (loss·samples, samples, correct, judged).
     private (double Loss, int Samples, long Correct, long Judged) EvaluateShard(Tensor testX, Tensor testY, int rank, int n)
     {

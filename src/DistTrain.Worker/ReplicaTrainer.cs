@@ -69,6 +69,17 @@ public sealed class ReplicaTrainer
     /// </summary>
     public async Task<(double Loss, long Correct, long Judged)> StepAsync(Tensor x, Tensor y, int globalBatch, CancellationToken cancellationToken = default)
     {
+        var result = await ReduceAsync(x, y, globalBatch, cancellationToken).ConfigureAwait(false);
+        _model.ApplyGradients();
+        return result;
+    }
+
+    /// <summary>
+    /// The step up to, not including, the optimizer update: forward, backward and the reduced gradients and state. A
+    /// trainer that must agree with the other ranks before it commits (elastic training) applies them itself.
+    /// </summary>
+    public async Task<(double Loss, long Correct, long Judged)> ReduceAsync(Tensor x, Tensor y, int globalBatch, CancellationToken cancellationToken = default)
+    {
         _chain = Task.CompletedTask;
         _nextBucket = 0;
         _stateLaunched = _model.Store.State.Length == 0;
@@ -78,7 +89,6 @@ public sealed class ReplicaTrainer
             regularizerGradient: _ring.Transport.Rank == 0);
         LaunchReady(0, cancellationToken); // layers before the first trainable one never report; flush what is left
         await _chain.ConfigureAwait(false);
-        _model.ApplyGradients();
         return result;
     }
 

@@ -40,18 +40,25 @@ public abstract class Optimizer
     {
         if (parameters.Length != gradients.Length)
             throw new ArgumentException($"{parameters.Length} parameters but {gradients.Length} gradients");
-        if (_slots.Length != SlotCount || (SlotCount > 0 && _slots[0].Length != parameters.Length))
-        {
-            _slots = new float[SlotCount][];
-            for (int s = 0; s < SlotCount; s++)
-            {
-                _slots[s] = new float[parameters.Length];
-                Array.Fill(_slots[s], InitialSlotValue(s));
-            }
-        }
+        EnsureSlots(parameters.Length);
         if (_scratch.Length != parameters.Length) _scratch = new float[parameters.Length];
         Iterations++;
         Update(parameters, gradients, _slots, _scratch);
+    }
+
+    /// <summary>
+    /// Creates the slots for <paramref name="parameters"/> values at their initial values, unless they exist. Before the
+    /// first step they do not; a replica that must receive another's optimizer state needs them laid out first.
+    /// </summary>
+    public void EnsureSlots(int parameters)
+    {
+        if (_slots.Length == SlotCount && (SlotCount == 0 || _slots[0].Length == parameters)) return;
+        _slots = new float[SlotCount][];
+        for (int s = 0; s < SlotCount; s++)
+        {
+            _slots[s] = new float[parameters];
+            Array.Fill(_slots[s], InitialSlotValue(s));
+        }
     }
 
     /// <param name="slots">SlotCount buffers, each the length of the parameters.</param>

@@ -1,0 +1,109 @@
+namespace DistTrain.Worker;
+
+/// <summary>
+/// Where a job's training stands, identical on every replica: the epoch and the steps of it committed, the epoch's
+/// running sums over all ranks (loss, samples, correct, judged), the samples found missing or repeated, and the last
+/// finished epoch's results. Every figure comes out of a collective that hands every rank the same bits, so replicas
+/// agree without comparing; a replica that joined, or fell one step behind when a failure struck mid-collective,
+/// receives it with the parameters (<see cref="ReplicaState"/>).
+/// </summary>
+public sealed class TrainingProgress
+{
+    /// <summary>The epoch in progress, from 0; the plan's epoch count once training is over.</summary>
+    public int Epoch { get; set; }
+
+    /// <summary>Steps (global batches) of <see cref="Epoch"/> committed: applied on every replica.</summary>
+    public int Step { get; set; }
+
+    public double LossSum { get; set; }
+    public double Samples { get; set; }
+    public double Correct { get; set; }
+    public double Judged { get; set; }
+
+    /// <summary>This epoch's samples that no rank trained on, and those trained on twice, counted from what the ranks reported per step.</summary>
+    public double LostSamples { get; set; }
+    public double DuplicatedSamples { get; set; }
+
+    /// <summary>When the epoch started, Unix ms (a rank that joins mid-epoch times it from the same start).</summary>
+    public double EpochStartUnixMs { get; set; }
+
+    /// <summary>The last finished epoch, so that whichever rank 0 a re-formed ring has can report it again if it was lost.</summary>
+    public EpochResult? LastEpoch { get; set; }
+
+    /// <summary>A total order on positions: evaluation of an epoch (Step = steps) comes after its last step, before the next epoch.</summary>
+    public long Position(int stepsPerEpoch) => (long)Epoch * (stepsPerEpoch + 1) + Step;
+
+    /// <summary>Adds one committed step's sums (over all ranks) and checks its samples against the global batch.</summary>
+    /// <param name="sums">[samples, loss·samples, correct, judged, sample-index checksum], summed over ranks.</param>
+    public void Commit(ReadOnlySpan<float> sums, int globalBatch, int expectedChecksum)
+    {
+        Samples += sums[0];
+        LossSum += sums[1];
+        Correct += sums[2];
+        Judged += sums[3];
+        long counted = (long)sums[0];
+        if (counted < globalBatch) LostSamples += globalBatch - counted;
+        else if (counted > globalBatch) DuplicatedSamples += counted - globalBatch;
+        else if ((long)sums[4] % StepChecksum.Modulus != expectedChecksum)
+        {
+            // The right number of samples, but not the right ones: one slice was repeated in place of another.
+            LostSamples += 1;
+            DuplicatedSamples += 1;
+        }
+        Step++;
+    }
+
+    /// <summary>Closes the epoch with its results and starts the next.</summary>
+    public void FinishEpoch(EpochResult result, double nowUnixMs)
+    {
+        LastEpoch = result;
+        Epoch++;
+        Step = 0;
+        LossSum = Samples = Correct = Judged = LostSamples = DuplicatedSamples = 0;
+        EpochStartUnixMs = nowUnixMs;
+    }
+
+    /// <summary>Doubles in <see cref="WriteTo"/>'s layout.</summary>
+    public const int Length = 21;
+
+    /// <summary>Writes the progress and the optimizer's step count as doubles, for a state transfer.</summary>
+    public void WriteTo(Span<double> d, long optimizerIterations)
+    {
+        d.Clear();
+        (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]) =
+            (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs, optimizerIterations);
+        if (LastEpoch is { } e)
+        {
+            d[10] = 1;
+            (d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20]) = (e.Epoch, e.Loss, e.Accuracy, e.TestLoss, e.TestAccuracy,
+                e.SamplesPerSecond, e.Seconds, e.Samples, e.LostSamples, e.DuplicatedSamples);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteTo"/> wrote; returns the optimizer's step count.</summary>
+    public long ReadFrom(ReadOnlySpan<double> d)
+    {
+        (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs) =
+            ((int)d[0], (int)d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8]);
+        LastEpoch = d[10] == 1
+            ? new EpochResult((int)d[11], d[12], d[13], d[14], d[15], d[16], d[17], (long)d[18], (long)d[19], (long)d[20])
+            : null;
+        return (long)d[9];
+    }
+}
+
+/// <summary>
+/// A cheap fingerprint of which samples a step trained on: the sum of their indices modulo 2¹⁶. Each rank adds its
+/// slice's, the ring sums them (exact in float for fewer than 256 ranks), and the total must match the global batch's.
+/// </summary>
+public static class StepChecksum
+{
+    public const int Modulus = 1 << 16;
+
+    public static int Of(ReadOnlySpan<int> indices)
+    {
+        long sum = 0;
+        foreach (int i in indices) sum += i;
+        return (int)(sum % Modulus);
+    }
+}
