@@ -62,7 +62,8 @@ public sealed class RingBroadcast(IRingTransport transport, RingOptions? options
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new CollectiveException(
-                $"rank {transport.Rank}: rank {left} sent nothing for {_options.ReceiveTimeout.TotalSeconds:0.#} s while waiting for {expected}");
+                $"rank {transport.Rank}: rank {left} sent nothing for {_options.ReceiveTimeout.TotalSeconds:0.#} s while waiting for {expected}",
+                suspectRank: left);
         }
         using (message)
         {

@@ -22,6 +22,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>How long one call into a worker grain waits for an assignment; the caller asks again until it has one.</summary>
     private static readonly TimeSpan AssignmentPoll = TimeSpan.FromSeconds(20);
 
+    /// <summary>How long a job below its minimum waits for workers unless its spec says otherwise.</summary>
+    public const int DefaultWaitForWorkersSeconds = 60;
+
     private readonly object _sync = new();
     private readonly Dictionary<string, PreparedDataset> _datasets = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -36,13 +39,17 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     {
         if (spec.Workers < 1) throw new ArgumentException($"a job needs at least one worker, got {spec.Workers}");
         if (spec.Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {spec.Epochs}");
+        if (spec.MinWorkers < 0 || spec.MinWorkers > spec.Workers)
+            throw new ArgumentException($"--min-workers must be between 1 and the job's {spec.Workers} workers, got {spec.MinWorkers}");
+        if (spec.WaitForWorkersSeconds < 0) throw new ArgumentException($"--wait-for-workers must be at least 0 s, got {spec.WaitForWorkersSeconds}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
         lock (_sync) _datasets[data.Digest] = data;
         string id = await Index.NewJob();
         await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),
-            ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples, data.Digest, spec.Workers));
+            ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples, data.Digest, spec.Workers,
+            Math.Max(1, spec.MinWorkers), spec.WaitForWorkersSeconds > 0 ? spec.WaitForWorkersSeconds : DefaultWaitForWorkersSeconds));
         await Scheduler.Enqueue(id);
         Signal();
         return await GetAsync(id);
@@ -79,32 +86,62 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             cancellationToken.ThrowIfCancellationRequested();
             if (await WorkerGrain(workerId).WaitForJob(finishedJob, AssignmentPoll).WaitAsync(cancellationToken) is not { } jobId) continue;
             var job = await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
-            int rank = job.WorkerIds.IndexOf(workerId);
-            if (rank < 0)
+            // Joined a job that waits below its minimum: it trains once enough workers are there.
+            while (job is { Phase: JobPhase.Running, ShortSinceUtc: not null })
+                job = await JobGrain(jobId).WaitForGeneration(job.Generation, AssignmentPoll).WaitAsync(cancellationToken) ?? job;
+            if (job.WorkerIds.IndexOf(workerId) < 0 || job.IsFinal)
             {
-                // Assigned to a job that does not list it: a placement the job refused (it ended first). The worker grain
-                // is released by the scheduler; look again shortly rather than spin.
+                // Assigned to a job that does not list it (a placement the job refused, or it dropped this worker since):
+                // the worker grain is released; look again shortly rather than spin.
                 await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
                 continue;
             }
-            var spec = JsonParser.Default.Parse<JobSpec>(job.Spec);
-            var a = new Assignment
-            {
-                JobId = jobId, Spec = spec, Rank = rank, WorldSize = job.WorkerIds.Count, DatasetDigest = job.DatasetDigest, Generation = job.Generation,
-            };
-            a.Peers.AddRange(job.Workers);
+            var a = AssignmentFor(job, workerId);
             DistTrainMetrics.WorldSize.Record(a.WorldSize, DistTrainMetrics.Job(jobId));
             DistTrainMetrics.WorkerFailures.Add(0, DistTrainMetrics.Job(jobId)); // the series exists from the start, at 0
+            DistTrainMetrics.MembershipChanges.Add(0, DistTrainMetrics.Job(jobId));
             return a;
         }
+    }
+
+    /// <summary>
+    /// A member's long poll for the job's next worker set (see the proto): its assignment in a generation after
+    /// <paramref name="generation"/>, or the current one when nothing changed within the poll.
+    /// </summary>
+    public async Task<Assignment> NextGenerationAsync(string workerId, string jobId, long generation, CancellationToken cancellationToken)
+    {
+        var job = await JobGrain(jobId).WaitForGeneration(generation, AssignmentPoll).WaitAsync(cancellationToken)
+            ?? throw new KeyNotFoundException($"no job {jobId}");
+        return AssignmentFor(job, workerId);
+    }
+
+    /// <summary>A member's ring broke; the job's grain gathers the reports and decides the next worker set.</summary>
+    public async Task ReportBrokenAsync(BrokenRingReport report)
+    {
+        if (await WorkerGrain(report.WorkerId).Get() is null) throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
+        await JobGrain(report.JobId).ReportBroken(report.WorkerId, report.Generation, report.SuspectRank, report.Reason);
+        Signal();
+    }
+
+    // What a worker is to do in a job as its record stands: its rank and peers, or that it is out, or waits, or stops.
+    private static Assignment AssignmentFor(JobRecord job, string workerId)
+    {
+        int rank = job.WorkerIds.IndexOf(workerId);
+        var a = new Assignment
+        {
+            JobId = job.Id, Spec = JsonParser.Default.Parse<JobSpec>(job.Spec), Rank = rank, WorldSize = job.WorkerIds.Count,
+            DatasetDigest = job.DatasetDigest, Generation = job.Generation, Ended = job.IsFinal, Waiting = job.ShortSinceUtc is not null,
+        };
+        a.Peers.AddRange(job.Workers);
+        return a;
     }
 
     /// <summary>Records that a worker is alive; false when its job has ended and it should stop.</summary>
     public Task<bool> HeartbeatAsync(string workerId) => WorkerGrain(workerId).Heartbeat();
 
     /// <summary>
-    /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training fails at
-    /// once with the reason, naming its rank; the job's grain then has its other workers freed.
+    /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training loses it
+    /// at once, before any ring link breaks: the job goes on without it, or waits (and fails) below its minimum.
     /// </summary>
     public async Task LeaveAsync(string workerId, string reason)
     {
@@ -112,7 +149,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (was.JobId is not null)
         {
             DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(was.JobId));
-            await EndAsync(was.JobId, new JobFailed(FailureReason(was.Rank, $"{workerId} left: {reason}")));
+            await JobGrain(was.JobId).MemberLost(workerId, $"{workerId} left: {reason}");
         }
         Signal();
     }
@@ -133,6 +170,12 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 return false;
             }
             if (report.Rank != 0) return true;
+            if (report.RecoveredGeneration > 0)
+            {
+                DistTrainMetrics.MembershipChanges.Add(1, DistTrainMetrics.Job(report.JobId));
+                DistTrainMetrics.Recovery.Record(report.RecoverySeconds, DistTrainMetrics.Job(report.JobId));
+                await grain.Update(new JobRecovered(report.RecoveredGeneration, report.RecoverySeconds));
+            }
             var tags = DistTrainMetrics.JobSplit(report.JobId, "train");
             DistTrainMetrics.Epoch.Record(report.Epoch, DistTrainMetrics.Job(report.JobId));
             DistTrainMetrics.Loss.Record(report.Loss, tags);
@@ -144,7 +187,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 // A report retried across a coordinator restart may arrive twice: an epoch is recorded once.
                 if (!job.History.Any(e => e.Epoch == report.Epoch))
                     await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
-                        report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds)));
+                        report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds, report.Samples, report.LostSamples, report.DuplicatedSamples)));
                 if (report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
                 if (report.Finished) await grain.Update(new JobCompleted());
             }
@@ -271,10 +314,17 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             TrainSamples = r.TrainSamples, TestSamples = r.TestSamples, Checkpoint = r.Checkpoint ?? "",
         };
         job.Workers.AddRange(r.Workers);
+        job.Generation = r.Generation;
         job.History.AddRange(r.History.Select(e => new EpochSummary
         {
             Epoch = e.Epoch, Loss = e.Loss, Accuracy = e.Accuracy, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-            SamplesPerSecond = e.SamplesPerSecond, Seconds = e.Seconds,
+            SamplesPerSecond = e.SamplesPerSecond, Seconds = e.Seconds, Samples = e.Samples, LostSamples = e.LostSamples,
+            DuplicatedSamples = e.DuplicatedSamples,
+        }));
+        job.Events.AddRange((r.Events ?? []).Select(e => new MembershipEvent
+        {
+            TimeUnixMs = new DateTimeOffset(DateTime.SpecifyKind(e.TimeUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(), OldWorld = e.OldWorld,
+            NewWorld = e.NewWorld, Reason = e.Reason, Epoch = e.Epoch, Step = e.Step, PauseSeconds = e.PauseSeconds, Generation = e.Generation,
         }));
         return job;
     }

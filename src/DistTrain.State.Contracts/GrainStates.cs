@@ -36,6 +36,8 @@ public sealed class SchedulerState
     [Id(0)] public ImmutableList<string> Pending { get; set; } = [];
     [Id(1)] public ImmutableList<string> Workers { get; set; } = [];
     [Id(2)] public Placement? Placing { get; set; }
+    /// <summary>Running jobs below their target, which idle workers join.</summary>
+    [Id(3)] public ImmutableList<string> Understaffed { get; set; } = [];
 }
 
 /// <summary>

@@ -15,9 +15,32 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Applies a change (see <see cref="JobTransitions"/>) and stores the result before returning it.</summary>
     Task<JobRecord> Update(JobChange change);
 
-    /// <summary>A member's grain found it lost (or restarted): a running job fails, naming its rank and why.</summary>
+    /// <summary>
+    /// A member's grain found it lost (or restarted): the job goes on without it on a new worker set, or waits for
+    /// workers when that would leave fewer than its minimum.
+    /// </summary>
     [OneWay]
     Task MemberLost(string workerId, string reason);
+
+    /// <summary>
+    /// A member's ring of <paramref name="generation"/> broke, pointing at <paramref name="suspectRank"/> (or −1). The
+    /// grain gathers the members' reports: once every member has reported or is suspected (or a short window has
+    /// passed), those that did not report are dropped and the rest form the next generation.
+    /// </summary>
+    Task ReportBroken(string workerId, long generation, int suspectRank, string reason);
+
+    /// <summary>
+    /// The record once its generation is after <paramref name="after"/> or the job has ended, within
+    /// <paramref name="wait"/>; the record as it is when the wait ends first. Interleaves, as a long poll must.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<JobRecord?> WaitForGeneration(long after, TimeSpan wait);
+
+    /// <summary>
+    /// A worker joins a running job below its target: it is added last, and the next generation includes it. Returns
+    /// its rank, or −1 when the job does not take it (ended, full, or already a member).
+    /// </summary>
+    Task<int> Join(string workerId, string address);
 }
 
 /// <summary>
@@ -45,8 +68,8 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// it is not registered, lost or left.</summary>
     Task<bool> Heartbeat();
 
-    /// <summary>The scheduler placed it in a job at a rank. Placing it again in the same job at the same rank is a no-op,
-    /// so that a placement cut short by a crash can be finished.</summary>
+    /// <summary>The scheduler placed it in a job at a rank, or its job's worker set changed and it has another rank.
+    /// Placing it again in the same job at the same rank is a no-op, so that a placement cut short by a crash can be finished.</summary>
     Task Assign(string jobId, int rank);
 
     /// <summary>Done with a job (it ended, or the worker says it is through with it): idle again if it was still in that
@@ -85,6 +108,10 @@ public interface ISchedulerGrain : IGrainWithStringKey
     /// <summary>A job ended: its workers are freed and the next pending job placed.</summary>
     [OneWay]
     Task JobEnded(string jobId);
+
+    /// <summary>A running job is below its target: idle workers join it, before any pending job is placed.</summary>
+    [OneWay]
+    Task NeedsWorkers(string jobId);
 
     /// <summary>Every worker ever registered, in registration order.</summary>
     Task<ImmutableList<string>> Workers();

@@ -13,7 +13,8 @@ public abstract record JobChange
 /// <summary>The job is accepted: it exists from now on, Pending.</summary>
 [GenerateSerializer, Immutable]
 public sealed record JobSubmitted([property: Id(0)] string Spec, [property: Id(1)] int StepsPerEpoch, [property: Id(2)] int TrainSamples,
-    [property: Id(3)] int TestSamples, [property: Id(4)] string DatasetDigest, [property: Id(5)] int Workers) : JobChange
+    [property: Id(3)] int TestSamples, [property: Id(4)] string DatasetDigest, [property: Id(5)] int Workers,
+    [property: Id(6)] int MinWorkers = 1, [property: Id(7)] int WaitForWorkersSeconds = 60) : JobChange
 {
     public override string Name => "submit";
 }
@@ -67,4 +68,34 @@ public sealed record JobFailed([property: Id(0)] string Reason) : JobChange
 public sealed record JobCancelled([property: Id(0)] string Reason) : JobChange
 {
     public override string Name => "cancel";
+}
+
+/// <summary>
+/// The job's grain decided a new worker set for a running job (members lost, or a worker joined): the ranks go to the
+/// members in their old order, joiners last, under a new generation. With fewer than the minimum the job waits
+/// instead (<see cref="JobShort"/>).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record JobReformed([property: Id(0)] ImmutableList<string> Workers, [property: Id(1)] long Generation,
+    [property: Id(2)] ImmutableList<string> WorkerIds, [property: Id(3)] string Reason) : JobChange
+{
+    public override string Name => "re-form";
+}
+
+/// <summary>
+/// A running job fell below its minimum: it keeps these members under a new generation that does not train, and waits
+/// for joiners (or fails when the wait ends). The new generation tells the members to stop their ring.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record JobShort([property: Id(0)] ImmutableList<string> Workers, [property: Id(1)] ImmutableList<string> WorkerIds,
+    [property: Id(2)] string Reason, [property: Id(3)] long Generation) : JobChange
+{
+    public override string Name => "wait for workers";
+}
+
+/// <summary>The new ring of <paramref name="Generation"/> committed its first step, this long after the change.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobRecovered([property: Id(0)] long Generation, [property: Id(1)] double Seconds) : JobChange
+{
+    public override string Name => "recover";
 }

@@ -22,7 +22,22 @@ public sealed record EpochRecord(
     [property: Id(3)] double TestLoss,
     [property: Id(4)] double TestAccuracy,
     [property: Id(5)] double SamplesPerSecond,
-    [property: Id(6)] double Seconds);
+    [property: Id(6)] double Seconds,
+    [property: Id(7)] long Samples = 0,
+    [property: Id(8)] long LostSamples = 0,
+    [property: Id(9)] long DuplicatedSamples = 0);
+
+/// <summary>A change of a running job's worker set, as its grain decided it (see the proto's MembershipEvent).</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobEvent(
+    [property: Id(0)] DateTime TimeUtc,
+    [property: Id(1)] int OldWorld,
+    [property: Id(2)] int NewWorld,
+    [property: Id(3)] string Reason,
+    [property: Id(4)] int Epoch,
+    [property: Id(5)] int Step,
+    [property: Id(6)] double PauseSeconds,
+    [property: Id(7)] long Generation);
 
 /// <summary>
 /// A job's durable record, kept by its <see cref="IJobGrain"/>. It changes only through <see cref="JobTransitions.Apply"/>.
@@ -32,7 +47,10 @@ public sealed record EpochRecord(
 /// <param name="Checkpoint">Where the latest checkpoint of the model was written, if any.</param>
 /// <param name="WorkerIds">The members' worker ids, in rank order (beside <paramref name="Workers"/>, their addresses).</param>
 /// <param name="DatasetDigest">SHA-256 of the dataset file the job trains on, which workers fetch by it.</param>
-/// <param name="RequestedWorkers">How many workers the job asked for.</param>
+/// <param name="RequestedWorkers">How many workers the job asked for: its target.</param>
+/// <param name="MinWorkers">The fewest it trains on; below, it waits up to <paramref name="WaitForWorkersSeconds"/> for joiners, then fails.</param>
+/// <param name="Events">Membership changes, oldest first.</param>
+/// <param name="ShortSinceUtc">Since when the job has been below its minimum, waiting for workers; null when it is not.</param>
 [GenerateSerializer, Immutable]
 public sealed record JobRecord(
     [property: Id(0)] string Id,
@@ -55,7 +73,14 @@ public sealed record JobRecord(
     [property: Id(17)] DateTime UpdatedUtc,
     [property: Id(18)] ImmutableList<string> WorkerIds,
     [property: Id(19)] string DatasetDigest,
-    [property: Id(20)] int RequestedWorkers)
+    [property: Id(20)] int RequestedWorkers,
+    [property: Id(21)] int MinWorkers = 1,
+    [property: Id(22)] ImmutableList<JobEvent>? Events = null,
+    [property: Id(23)] int WaitForWorkersSeconds = 60,
+    [property: Id(24)] DateTime? ShortSinceUtc = null)
 {
     public bool IsFinal => Phase is JobPhase.Completed or JobPhase.Failed or JobPhase.Cancelled;
+
+    /// <summary>Running with a worker set that trains (not waiting below its minimum).</summary>
+    public bool IsTraining => Phase == JobPhase.Running && ShortSinceUtc is null;
 }

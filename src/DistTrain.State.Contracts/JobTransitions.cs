@@ -7,7 +7,7 @@ namespace DistTrain.State;
 /// <code>
 ///   (none)   ── submit ──► Pending
 ///   Pending  ── start ───► Running          Pending ── fail / cancel ──► Failed / Cancelled
-///   Running  ── progress, epoch end, checkpoint ──► Running
+///   Running  ── progress, epoch end, checkpoint, re-form, wait for workers, recover ──► Running
 ///   Running  ── complete ──► Completed      Running ── fail / cancel ──► Failed / Cancelled
 ///   Completed ── checkpoint ──► Completed   (the final model is written after the last epoch)
 /// </code>
@@ -20,7 +20,7 @@ public static class JobTransitions
         if (job is null)
             return change is JobSubmitted s
                 ? new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
-                    [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers)
+                    [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers, s.MinWorkers, [], s.WaitForWorkersSeconds)
                 : throw new InvalidJobChangeException($"{jobId} does not exist; it cannot {change.Name}");
         var next = (job.Phase, change) switch
         {
@@ -36,6 +36,24 @@ public static class JobTransitions
             {
                 Epoch = e.Epoch.Epoch, Loss = e.Epoch.Loss, Accuracy = e.Epoch.Accuracy, SamplesPerSecond = e.Epoch.SamplesPerSecond,
                 History = job.History.Add(e.Epoch),
+            },
+            (JobPhase.Running, JobReformed m) => job with
+            {
+                Workers = m.Workers, Generation = m.Generation, WorkerIds = m.WorkerIds, ShortSinceUtc = null,
+                Events = (job.Events ?? []).Add(new JobEvent(nowUtc, job.ShortSinceUtc is null ? job.WorkerIds.Count : 0, m.WorkerIds.Count, m.Reason,
+                    job.Epoch, job.Step, 0, m.Generation)),
+            },
+            (JobPhase.Running, JobShort w) => job with
+            {
+                Workers = w.Workers, WorkerIds = w.WorkerIds, Generation = w.Generation, ShortSinceUtc = job.ShortSinceUtc ?? nowUtc,
+                Events = job.ShortSinceUtc is null
+                    ? (job.Events ?? []).Add(new JobEvent(nowUtc, job.WorkerIds.Count, 0, w.Reason, job.Epoch, job.Step, 0, w.Generation))
+                    : job.Events,
+            },
+            (JobPhase.Running or JobPhase.Completed, JobRecovered r) => job with
+            {
+                Events = (job.Events ?? []).Select(e => e.Generation == r.Generation && e.PauseSeconds == 0 ? e with { PauseSeconds = r.Seconds } : e)
+                    .ToImmutableList(),
             },
             (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => job with { Checkpoint = c.Reference },
             (JobPhase.Running, JobCompleted) => job with { Phase = JobPhase.Completed },

@@ -71,7 +71,43 @@ public sealed class SchedulerGrain(
         await PlaceAsync();
     }
 
+    public async Task NeedsWorkers(string jobId)
+    {
+        if (!state.State.Understaffed.Contains(jobId))
+        {
+            state.State.Understaffed = state.State.Understaffed.Add(jobId);
+            await state.WriteStateAsync();
+        }
+        await PlaceAsync();
+    }
+
     public Task<ImmutableList<string>> Workers() => Task.FromResult(state.State.Workers);
+
+    // Idle workers join running jobs below their target, oldest job first: a job that lost a worker mid-run has the
+    // first claim on a replacement.
+    private async Task StaffAsync()
+    {
+        while (state.State.Understaffed.Count > 0)
+        {
+            string jobId = state.State.Understaffed[0];
+            if (await Job(jobId).Get() is not { Phase: JobPhase.Running } job || job.WorkerIds.Count >= job.RequestedWorkers)
+            {
+                state.State.Understaffed = state.State.Understaffed.RemoveAt(0);
+                await state.WriteStateAsync();
+                continue;
+            }
+            WorkerRecord? idle = null;
+            foreach (string id in state.State.Workers)
+                if (!_gone.Contains(id) && await Worker(id).Available() is { } w)
+                {
+                    idle = w;
+                    break;
+                }
+            if (idle is null) return;
+            int rank = await Job(jobId).Join(idle.Id, idle.Address);
+            if (rank >= 0) await Worker(idle.Id).Assign(jobId, rank);
+        }
+    }
 
     // A job whose submission was stored but whose Enqueue never arrived (its coordinator died in between) is pending
     // all the same: the job index is the truth, the queue a cache of it.
@@ -96,6 +132,7 @@ public sealed class SchedulerGrain(
         try
         {
             if (state.State.Placing is { } unfinished) await FinishAsync(unfinished);
+            await StaffAsync();
             while (state.State.Pending.Count > 0)
             {
                 string jobId = state.State.Pending[0];

@@ -73,7 +73,12 @@ public sealed class WorkerGrain(
     public async Task Assign(string jobId, int rank)
     {
         var r = Require();
-        if (r.Phase == WorkerPhase.Training && r.JobId == jobId && r.Rank == rank) return;
+        if (r.Phase == WorkerPhase.Training && r.JobId == jobId)
+        {
+            // The job's worker set changed: the same member, another rank.
+            if (r.Rank != rank) await SaveAsync(r with { Rank = rank });
+            return;
+        }
         if (r.Phase != WorkerPhase.Idle) throw new InvalidOperationException($"{Id} is {r.Phase}; it cannot be placed in {jobId}");
         await SaveAsync(r with { Phase = WorkerPhase.Training, JobId = jobId, Rank = rank });
         var waiting = _assigned;

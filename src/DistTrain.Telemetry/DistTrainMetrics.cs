@@ -45,6 +45,15 @@ public static class DistTrainMetrics
     public static readonly Counter<long> WorkerFailures = Meter.CreateCounter<long>("disttrain.worker.failures",
         description: "Worker failures that ended a job");
 
+    /// <summary>Exported as disttrain_membership_changes_total.</summary>
+    public static readonly Counter<long> MembershipChanges = Meter.CreateCounter<long>("disttrain.membership.changes",
+        description: "Changes of a running job's worker set (a member lost, a worker joined) after which it trained on");
+
+    /// <summary>Exported as disttrain_recovery_seconds.</summary>
+    public static readonly Histogram<double> Recovery = Meter.CreateHistogram("disttrain.recovery", unit: "s",
+        description: "From a membership change's cause (a broken ring, a join) to the first step committed by the new worker set",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60] });
+
     public static TagList JobRank(string job, int rank) => new() { { "job", job }, { "rank", rank } };
 
     public static TagList JobSplit(string job, string split) => new() { { "job", job }, { "split", split } };

@@ -155,52 +155,15 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     {
         var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
         var model = ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
-        await using var transport = GrpcRingTransport.Connect(a.Rank, a.WorldSize, a.Generation, a.Peers[RingPlan.Mod(a.Rank - 1, a.WorldSize)], outbox);
-        var ring = new RingAllreduce(transport, new RingOptions(Timeout: options.CollectiveTimeout));
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
             a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var lastReport = TimeSpan.Zero;
-        var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
         await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"), cancellationToken);
-        var trainer = new DistributedTrainer(model, ring, plan)
+        var job = new ElasticJob(id, workers, reporter, options.CollectiveTimeout, log)
         {
-            OnStep = step =>
-            {
-                DistTrainMetrics.Samples.Add(step.Samples, tags);
-                DistTrainMetrics.StepDuration.Record(step.Seconds, tags);
-                DistTrainMetrics.AllreduceDuration.Record(step.AllreduceSeconds, tags);
-                DistTrainMetrics.AllreduceBytes.Add(step.AllreduceBytesSent, tags);
-                // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
-                if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
-                lastReport = clock.Elapsed;
-                reporter.Post(new ProgressReport { WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss });
-            },
-            // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one finishes the job.
-            OnEpoch = e =>
-            {
-                if (a.Rank != 0) return;
-                // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
-                string checkpoint = CheckpointPath(a.JobId);
-                model.Save(checkpoint);
-                reporter.Post(new ProgressReport
-                {
-                    WorkerId = id, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
-                    SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = $"{id}:{checkpoint}",
-                });
-            },
-            // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
-            StopRequested = () => reporter.StopAsked,
+            Connect = g => GrpcRingTransport.Connect(g.Rank, g.WorldSize, g.Generation, g.Peers[RingPlan.Mod(g.Rank - 1, g.WorldSize)], outbox),
         };
-        await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, cancellationToken);
-        // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
-        await reporter.FlushAsync();
-        if (trainer.Stopped)
-        {
-            log($"{id}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
-            return;
-        }
+        var progress = new TrainingProgress();
+        await job.RunAsync(a, model, plan, progress, data, CheckpointPath(a.JobId), cancellationToken);
     }
 
     // Tells the coordinator once that this worker is going, within a short bound: a coordinator that is itself gone

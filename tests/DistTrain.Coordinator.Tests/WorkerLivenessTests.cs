@@ -67,11 +67,66 @@ public class WorkerLivenessTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_silent_worker_is_lost_its_job_fails_naming_it_and_the_next_job_goes_to_live_workers()
+    public async Task A_silent_worker_is_lost_and_its_job_goes_on_without_it_under_a_new_generation()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(2));
+        string live = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "e-live", "a"));
+        await r.RegisterAsync("http://127.0.0.1:7002", 1, "e-silent", "b");
+        var started = await r.WaitForAssignmentAsync(live, CancellationToken.None);
+        Assert.Equal(2, started.WorldSize);
+
+        // The survivor's long poll answers with the next worker set: itself alone, at rank 0.
+        var next = await r.NextGenerationAsync(live, job.Id, started.Generation, CancellationToken.None);
+        while (next.Generation == started.Generation) next = await r.NextGenerationAsync(live, job.Id, started.Generation, CancellationToken.None);
+        Assert.Equal((0, 1, false, false), (next.Rank, next.WorldSize, next.Ended, next.Waiting));
+        Assert.Equal(["http://127.0.0.1:7001"], next.Peers);
+        var record = await r.GetAsync(job.Id);
+        Assert.Equal(JobStatus.Running, record.Status);
+        var e = Assert.Single(record.Events);
+        Assert.Equal((2, 1, next.Generation), (e.OldWorld, e.NewWorld, e.Generation));
+        Assert.Equal("rank 1: e-silent lost: no heartbeat for 3 s", e.Reason);
+
+        // A worker that registers now joins it: the next generation has both, the joiner last.
+        Live(r, await r.RegisterAsync("http://127.0.0.1:7003", 1, "e-joiner", "c"));
+        var joined = await r.NextGenerationAsync(live, job.Id, next.Generation, CancellationToken.None);
+        Assert.Equal(["http://127.0.0.1:7001", "http://127.0.0.1:7003"], joined.Peers);
+        var joiner = await r.WaitForAssignmentAsync("e-joiner", CancellationToken.None);
+        Assert.Equal((job.Id, 1, joined.Generation), (joiner.JobId, joiner.Rank, joiner.Generation));
+        Assert.Equal("e-joiner joined", (await r.GetAsync(job.Id)).Events[^1].Reason);
+    }
+
+    [Fact]
+    public async Task A_broken_ring_drops_the_member_that_did_not_report_and_keeps_the_others_in_order()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(3));
+        string[] ids = ["b-0", "b-1", "b-2"];
+        for (int i = 0; i < 3; i++) Live(r, await r.RegisterAsync($"http://127.0.0.1:{7001 + i}", 1, ids[i], $"{i}"));
+        var a = await r.WaitForAssignmentAsync("b-0", CancellationToken.None);
+        // Rank 1 died: rank 2 (its right neighbour) points at it, rank 0 at rank 2 (the failure went round).
+        await r.ReportBrokenAsync(new BrokenRingReport { WorkerId = "b-2", JobId = job.Id, Generation = a.Generation, SuspectRank = 1, Reason = "link from rank 1 failed" });
+        await r.ReportBrokenAsync(new BrokenRingReport { WorkerId = "b-0", JobId = job.Id, Generation = a.Generation, SuspectRank = 2, Reason = "link from rank 2 closed" });
+        var next = await r.NextGenerationAsync("b-2", job.Id, a.Generation, CancellationToken.None);
+        Assert.Equal((1, 2), (next.Rank, next.WorldSize)); // decided at once: every member reported or was pointed at
+        Assert.Equal(["http://127.0.0.1:7001", "http://127.0.0.1:7003"], next.Peers);
+        var gone = await r.NextGenerationAsync("b-1", job.Id, a.Generation, CancellationToken.None);
+        Assert.Equal(-1, gone.Rank);
+        // Dropped for not answering, though its heartbeats say it lives: it is free again, and joins as a worker like any other.
+        var events = (await r.GetAsync(job.Id)).Events;
+        Assert.StartsWith("rank 1: b-1 did not answer after the ring broke", events[0].Reason);
+        Assert.Equal((3, 2), (events[0].OldWorld, events[0].NewWorld));
+    }
+
+    [Fact]
+    public async Task Below_its_minimum_a_job_waits_for_workers_then_fails_saying_what_was_lost_and_when()
     {
         var r = Registry(_silo);
         using var stop = new CancellationTokenSource();
-        var job = await r.SubmitAsync(Spec(2));
+        var spec = Spec(2);
+        spec.MinWorkers = 2;
+        spec.WaitForWorkersSeconds = 2;
+        var job = await r.SubmitAsync(spec);
         string live = await r.RegisterAsync("http://127.0.0.1:7001", 1, "live-1", "a");
         var beating = KeepAliveAsync(r, live, stop.Token);
         string silent = await r.RegisterAsync("http://127.0.0.1:7002", 1, "silent-1", "b");
@@ -79,8 +134,11 @@ public class WorkerLivenessTests : IAsyncLifetime
 
         var lost = await WaitForPhaseAsync(silent, WorkerPhase.Lost);
         Assert.Contains("no heartbeat for 3 s", lost.Note);
+        var waiting = await r.GetAsync(job.Id);
+        Assert.Equal((JobStatus.Running, 0), (waiting.Status, waiting.Events[^1].NewWorld));
         var failed = await WaitForJobAsync(r, job.Id, JobStatus.Failed);
-        Assert.Equal("rank 1: silent-1 lost: no heartbeat for 3 s", failed.Error);
+        Assert.Matches(@"^fewer than its minimum of 2 workers since \d\d:\d\d:\d\d UTC \(rank 1: silent-1 lost: no heartbeat for 3 s\); no worker joined within 2 s$",
+            failed.Error);
         await WaitForPhaseAsync(live, WorkerPhase.Idle); // freed by the job's end
 
         // The lost worker is never placed: the next 2-worker job waits for a second live one and runs on it.
@@ -106,13 +164,22 @@ public class WorkerLivenessTests : IAsyncLifetime
         Assert.Equal(WorkerPhase.Training, (await _silo.Grains.GetGrain<IWorkerGrain>(id).Get())!.Phase);
         Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
 
-        // A new process under the same identity: the old one is gone, and so is its place in the job.
+        // A new process under the same identity: the old one is gone, and so is its place in the job; the new one is
+        // a worker like any other, idle, and joins the job that now lacks one.
         await r.RegisterAsync("http://127.0.0.1:7009", 1, id, "second");
-        var failed = await WaitForJobAsync(r, job.Id, JobStatus.Failed);
-        Assert.Equal($"rank 0: {id} restarted", failed.Error);
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        Job record;
+        while ((record = await r.GetAsync(job.Id)).Events.Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < until, $"events: {record.Events}");
+            await Task.Delay(50);
+        }
+        Assert.Equal(($"rank 0: {id} restarted", 0), (record.Events[0].Reason, record.Events[0].NewWorld));
+        Assert.Equal(($"{id} joined", 1), (record.Events[1].Reason, record.Events[1].NewWorld));
+        Assert.Equal((JobStatus.Running, "http://127.0.0.1:7009"), (record.Status, record.Workers.Single()));
         var workers = await r.WorkersAsync();
         Assert.Equal([id], workers.Select(w => w.Id));
-        Assert.Equal(("http://127.0.0.1:7009", WorkerPhase.Idle), (workers[0].Address, workers[0].Phase));
+        Assert.Equal(("http://127.0.0.1:7009", WorkerPhase.Training), (workers[0].Address, workers[0].Phase));
     }
 
     [Fact]

@@ -78,20 +78,28 @@ public static class ClusterCommands
         var advertise = new Option<string?>("--advertise") { Description = "URL peers reach this worker at, e.g. http://10.0.0.5:7000" };
         var threads = CommonOptions.Threads();
         var once = new Option<bool>("--once") { Description = "Exit after one job" };
+        var collectiveTimeout = CollectiveTimeout();
         var metricsPort = MetricsPort();
         var metricsBind = MetricsBind();
         var command = new Command("worker", "Run a worker that trains the coordinator's jobs")
         {
-            coordinator, bind, port, advertise, threads, once, metricsPort, metricsBind,
+            coordinator, bind, port, advertise, threads, once, collectiveTimeout, metricsPort, metricsBind,
         };
         command.SetAction(async (p, ct) =>
         {
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "worker", ct);
             return await new WorkerRuntime(new WorkerOptions(p.GetValue(coordinator)!, p.GetValue(bind)!, p.GetValue(port),
-                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once)), Terminal.Info) { StopReason = () => ProcessSignals.Reason }.RunAsync(ct);
+                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once), TimeSpan.FromSeconds(p.GetValue(collectiveTimeout))), Terminal.Info)
+            {
+                StopReason = () => ProcessSignals.Reason,
+            }.RunAsync(ct);
         });
         return command;
     }
+
+    /// <summary>How long a ring receive may wait before the peer counts as failed.</summary>
+    public static Option<int> CollectiveTimeout() => CommonOptions.Positive("--collective-timeout", 30,
+        "Seconds a ring step may wait for a peer before that peer counts as lost (HTTP/2 pings and heartbeats usually find it sooner)");
 
     public static Command Submit()
     {

@@ -20,6 +20,10 @@ public sealed class JobOptions
     {
         Description = "Compare the replicas' parameter hashes every N steps (0 = never)", DefaultValueFactory = _ => 50,
     };
+    public Option<int> MinWorkers { get; } = CommonOptions.Positive("--min-workers", 1,
+        "The fewest workers the job trains on: it carries on without lost workers down to this many", max: 256);
+    public Option<int> WaitForWorkers { get; } = CommonOptions.Positive("--wait-for-workers", 60,
+        "Seconds a job below --min-workers waits for workers to join before it fails");
     public Option<string?> Optimizer { get; } = new("--optimizer")
     {
         Description = "Replace the model's optimizer: a name (sgd, adagrad, rmsprop, adam) or an optimizer spec as JSON",
@@ -28,7 +32,8 @@ public sealed class JobOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, CheckEvery, Optimizer, Json })
+        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
+                     Optimizer, Json })
             command.Options.Add(o);
     }
 
@@ -42,7 +47,8 @@ public sealed class JobOptions
             Model = model, Dataset = dataset, Epochs = p.GetValue(Epochs),
             GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
             Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
-            ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "",
+            ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "", MinWorkers = p.GetValue(MinWorkers),
+            WaitForWorkersSeconds = p.GetValue(WaitForWorkers),
         };
     }
 }

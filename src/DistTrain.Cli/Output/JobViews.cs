@@ -9,7 +9,7 @@ public static class JobViews
 {
     public static string StatusName(JobStatus s) => s.ToString().ToLowerInvariant();
 
-    /// <summary>{"job","status","epoch","step","workers","history":[{"epoch","loss","accuracy","samples_per_second","seconds"}],"error"}</summary>
+    /// <summary>{"job","status","epoch","step","workers","history":[{"epoch","loss","accuracy",…,"samples","lost_samples","duplicated_samples"}],"events":[…],"error"}</summary>
     public static JsonObject Status(Job job) => new()
     {
         ["job"] = job.Id,
@@ -22,6 +22,12 @@ public static class JobViews
             ["epoch"] = e.Epoch, ["loss"] = Math.Round(e.Loss, 6), ["accuracy"] = Math.Round(e.Accuracy, 6),
             ["test_loss"] = Math.Round(e.TestLoss, 6), ["test_accuracy"] = Math.Round(e.TestAccuracy, 6),
             ["samples_per_second"] = Math.Round(e.SamplesPerSecond, 1), ["seconds"] = Math.Round(e.Seconds, 3),
+            ["samples"] = e.Samples, ["lost_samples"] = e.LostSamples, ["duplicated_samples"] = e.DuplicatedSamples,
+        })]),
+        ["events"] = new JsonArray([.. job.Events.Select(e => (JsonNode)new JsonObject
+        {
+            ["time"] = DateTimeOffset.FromUnixTimeMilliseconds(e.TimeUnixMs).ToString("O"), ["old_world"] = e.OldWorld, ["new_world"] = e.NewWorld,
+            ["reason"] = e.Reason, ["epoch"] = e.Epoch, ["step"] = e.Step, ["pause_seconds"] = Math.Round(e.PauseSeconds, 3), ["generation"] = e.Generation,
         })]),
         ["error"] = job.Error.Length > 0 ? job.Error : null,
     };
@@ -33,6 +39,14 @@ public static class JobViews
             $"workers {job.Workers.Count}  {Markup.Escape(job.Spec.Dataset)} / {Markup.Escape(Describe(job.Spec.Model))}");
         if (job.Error.Length > 0) console.MarkupLine($"[red]error:[/] {Markup.Escape(job.Error)}");
         if (job.Checkpoint.Length > 0) console.MarkupLine($"checkpoint: {Markup.Escape(job.Checkpoint)}");
+        if (job.Events.Count > 0)
+        {
+            var events = new Table().AddColumns("time (UTC)", "workers", "at epoch/step", "pause (s)", "reason");
+            foreach (var e in job.Events)
+                events.AddRow(DateTimeOffset.FromUnixTimeMilliseconds(e.TimeUnixMs).ToString("HH:mm:ss.f"), $"{e.OldWorld} → {e.NewWorld}",
+                    $"{e.Epoch}/{e.Step}", e.PauseSeconds > 0 ? $"{e.PauseSeconds:F2}" : "", Markup.Escape(e.Reason));
+            console.Write(events);
+        }
         if (job.History.Count == 0) return;
         var table = new Table().AddColumns("epoch", "loss", "accuracy", "test loss", "test accuracy", "samples/s", "seconds");
         foreach (var e in job.History)

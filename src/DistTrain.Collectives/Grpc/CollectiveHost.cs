@@ -41,6 +41,9 @@ public static class CollectiveHost
         {
             k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
             k.Limits.Http2.InitialStreamWindowSize = 8 * 1024 * 1024;
+            // The sending side pings too: a receiver that froze stops draining its Link, and its sender's frames fail.
+            k.Limits.Http2.KeepAlivePingDelay = RingKeepAlive.PingDelay;
+            k.Limits.Http2.KeepAlivePingTimeout = RingKeepAlive.PingTimeout;
             k.Listen(ip, port, l => l.Protocols = HttpProtocols.Http2);
         });
         var app = builder.Build();

@@ -66,6 +66,11 @@ public sealed class GrpcRingTransport : IRingTransport
         MaxReceiveMessageSize = null,
         HttpHandler = new SocketsHttpHandler
         {
+            // A peer that stops answering (a frozen process, a dead host whose sockets never closed) is found by HTTP/2
+            // pings within about five seconds, where TCP alone would wait for minutes.
+            KeepAlivePingDelay = RingKeepAlive.PingDelay,
+            KeepAlivePingTimeout = RingKeepAlive.PingTimeout,
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
             // 4 chunks in flight. The window stays this size (the CLI turns off dynamic window sizing): grown to 16 MiB,
             // the client buffered whole bursts in 16 KiB pool blocks beyond what ArrayPool keeps, and allocated about
             // half of every byte it received.
@@ -96,11 +101,11 @@ public sealed class GrpcRingTransport : IRingTransport
         try
         {
             if (!await link.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
-                throw new CollectiveException($"rank {Rank}: rank {_left} closed the ring link");
+                throw new CollectiveException($"rank {Rank}: rank {_left} closed the ring link", suspectRank: _left);
         }
         catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
         {
-            throw new CollectiveException($"rank {Rank}: the ring link from rank {_left} failed: {e.Status.StatusCode} {e.Status.Detail}", e);
+            throw new CollectiveException($"rank {Rank}: the ring link from rank {_left} failed: {e.Status.StatusCode} {e.Status.Detail}", e, _left);
         }
         catch (RpcException) // cancelled by the caller, whose timeout names the silent peer
         {
@@ -115,6 +120,17 @@ public sealed class GrpcRingTransport : IRingTransport
                 $"rank {Rank}: refused a chunk from rank {frame.FromRank}, generation {frame.Generation}: the left neighbour is rank {_left}, generation {_generation}");
         }
         return new RingMessage(frame.Header, frame.Payload, frame.Release);
+    }
+
+    /// <summary>
+    /// After a failure: drops this ring at once, without waiting for anyone. Frames not yet sent fail, so both
+    /// neighbours' collectives fail too instead of waiting for their timeout, and the failure goes round the ring.
+    /// </summary>
+    public void Abandon(string reason)
+    {
+        _outbox.Abort(_generation, $"rank {Rank} left generation {_generation}'s ring: {reason}");
+        foreach (var link in _links) link.Dispose();
+        foreach (var channel in _channels) channel.Dispose();
     }
 
     /// <summary>Lets the right neighbour receive everything sent (bounded wait), then closes this rank's link.</summary>

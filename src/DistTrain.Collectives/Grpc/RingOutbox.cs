@@ -32,6 +32,15 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
         {
             foreach (var s in Streams) s.Writer.TryComplete(error);
         }
+
+        // Ends the ring with an error: later sends are refused, and frames still queued fail instead of waiting forever
+        // for a receiver that is gone.
+        public void Fail(Exception error)
+        {
+            Complete(error);
+            foreach (var s in Streams)
+                while (s.Reader.TryRead(out var pending)) pending.Written.TrySetException(error);
+        }
     }
 
     private readonly object _gate = new();
@@ -85,6 +94,13 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
         }
     }
 
+    /// <summary>Fails the ring of <paramref name="generation"/>, if it is still the open one (see <see cref="Ring.Fail"/>).</summary>
+    public void Abort(long generation, string reason)
+    {
+        var ring = _ring;
+        if (ring is not null && ring.Generation == generation) ring.Fail(new CollectiveException(reason));
+    }
+
     /// <summary>Serves one Link call: checks who is asking, then streams its stream's frames to it until the call ends.</summary>
     public async Task ServeAsync(LinkRequest request, IServerStreamWriter<RingFrame> stream, CancellationToken cancellationToken)
     {
@@ -100,10 +116,17 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
                 }
                 catch (Exception e)
                 {
-                    pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e));
+                    pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e, request.Rank));
                     throw;
                 }
             }
+        }
+        catch (Exception e) when (e is not CollectiveException)
+        {
+            // The receiver went away mid-ring (it died, or dropped the ring after a failure of its own): what this rank
+            // still has queued for it, and anything it sends later, fails now rather than at the collective timeout.
+            ring.Fail(new CollectiveException($"rank {request.Rank} dropped the ring link: {e.Message}", e, request.Rank));
+            throw;
         }
         finally
         {

@@ -26,6 +26,16 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
             return new LeaveResponse();
         });
 
+    public override Task<BrokenRingAck> ReportBroken(BrokenRingReport request, ServerCallContext context) =>
+        Errors.Map(async () =>
+        {
+            await registry.ReportBrokenAsync(request);
+            return new BrokenRingAck();
+        });
+
+    public override Task<Assignment> NextGeneration(NextGenerationRequest request, ServerCallContext context) =>
+        Errors.Map(() => registry.NextGenerationAsync(request.WorkerId, request.JobId, request.Generation, context.CancellationToken));
+
     public override Task<ListWorkersResponse> List(ListWorkersRequest request, ServerCallContext context) =>
         Errors.Map(async () =>
         {
