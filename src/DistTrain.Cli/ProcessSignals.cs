@@ -57,6 +57,8 @@ public static class ProcessSignals
     public static string Reason => Received is { } s ? $"it received {s}" : "it was asked to stop";
 
     public const int SIGTERM = 15;
+    public const int SIGKILL = 9;
+    public const int SIGSTOP = 19;
 
     /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/>; false if it is gone.</summary>
     public static bool Send(int pid, int signal) => Kill(pid, signal) == 0;

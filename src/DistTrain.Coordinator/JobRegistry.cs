@@ -141,10 +141,12 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     /// <summary>
     /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training loses it
-    /// at once, before any ring link breaks: the job goes on without it, or waits (and fails) below its minimum.
+    /// at once, before any ring link breaks: the job goes on without it, or waits (and fails) below its minimum. A
+    /// worker that leaves after running <paramref name="finishedJob"/> to its end is first released from it.
     /// </summary>
-    public async Task LeaveAsync(string workerId, string reason)
+    public async Task LeaveAsync(string workerId, string reason, string? finishedJob = null)
     {
+        if (!string.IsNullOrEmpty(finishedJob)) await WorkerGrain(workerId).Release(finishedJob);
         var was = await WorkerGrain(workerId).Leave(reason);
         if (was.JobId is not null)
         {

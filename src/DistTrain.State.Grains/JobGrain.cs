@@ -57,8 +57,14 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
     {
         if (Record is not { Phase: JobPhase.Running } job || !job.WorkerIds.Contains(workerId)) return; // not (or no longer) a member
         _lost[workerId] = reason;
-        await DecideAsync();
+        // While reports of a broken ring are being gathered, a loss settles it only if no member is still unheard from:
+        // one that has not reported yet is not dropped for being slow before the window ends.
+        if (_reported.Count == 0 || Settled(job)) await DecideAsync();
     }
+
+    // Every member has reported the broken ring, or is pointed at by a report, or is known lost.
+    private bool Settled(JobRecord job) =>
+        job.WorkerIds.All(w => _reported.ContainsKey(w) || _lost.ContainsKey(w) || _reported.ContainsValue(w));
 
     public async Task ReportBroken(string workerId, long generation, int suspectRank, string reason)
     {
@@ -66,8 +72,7 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
         string? suspect = suspectRank >= 0 && suspectRank < job.WorkerIds.Count ? job.WorkerIds[suspectRank] : null;
         _reported[workerId] = suspect;
         _firstReason ??= reason;
-        if (job.WorkerIds.All(w => _reported.ContainsKey(w) || _lost.ContainsKey(w) || _reported.ContainsValue(w)))
-            await DecideAsync();
+        if (Settled(job)) await DecideAsync();
         else
             _gatherTimer ??= this.RegisterGrainTimer(_ => DecideAsync(), new GrainTimerCreationOptions(GatherWindow, Timeout.InfiniteTimeSpan));
     }
@@ -118,9 +123,9 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
             ? $"rank {job.WorkerIds.IndexOf(w)}: {lost}"
             : $"rank {job.WorkerIds.IndexOf(w)}: {w} did not answer after the ring broke ({_firstReason})"));
         if (dropped.Count == 0) why = $"the ring broke ({_firstReason}); every member answered";
-        // A member dropped for not answering may be alive but slow: it is free again (and may join as a worker like any
-        // other). One found lost is lost, or has restarted and registered as idle already.
-        foreach (string w in dropped.Where(w => !_lost.ContainsKey(w))) GrainFactory.GetGrain<IWorkerGrain>(w).Release(job.Id).Ignore();
+        // A member dropped for not answering is not freed here: if it is alive, its next poll tells it that it is out
+        // and it frees itself; if it is dead, its heartbeats say so. Freeing it now could hand a dead worker straight
+        // back to this job.
         await ChangeMembersAsync(job, [.. keep.Select(r => job.WorkerIds[r])], [.. keep.Select(r => job.Workers[r])], why);
     }
 

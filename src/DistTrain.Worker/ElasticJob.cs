@@ -99,7 +99,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
         string checkpointPath, Func<long> interruptedAt, Action recovered)
     {
         var clock = Stopwatch.StartNew();
-        var lastReport = TimeSpan.MinValue;
+        var lastReport = TimeSpan.FromSeconds(-1);
         var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
         return new DistributedTrainer(model, ring, plan, progress)
         {

@@ -9,7 +9,7 @@ namespace DistTrain.Worker;
 /// stalls a training step (the report is one call with a deadline, and the ring waits for no one else).
 /// <para>
 /// Reports go out in order. A step report is dropped when a newer one is already queued: it only moves a progress
-/// bar. An epoch report (the job's history; the last one completes the job) is retried while the coordinator is
+/// bar (one that ends a membership change's pause is kept). An epoch report (the job's history; the last one completes the job) is retried while the coordinator is
 /// unreachable, within <see cref="EpochReportPatience"/>; an answer that can never change (an unknown job)
 /// is not retried (an unknown worker is, since its heartbeat registers it again). An ack that says the job has ended raises <see cref="StopAsked"/>.
 /// </para>
@@ -61,8 +61,10 @@ public sealed class ProgressReporter : IAsyncDisposable
             bool warned = false;
             await foreach (var report in _queue.Reader.ReadAllAsync(_abandon.Token).ConfigureAwait(false))
             {
-                if (!report.EpochDone && _queue.Reader.TryPeek(out _)) continue; // a newer report supersedes this step
-                var giveUp = DateTime.UtcNow + (report.EpochDone ? EpochReportPatience : TimeSpan.Zero);
+                // A newer report supersedes a step's, unless it records something (the end of a membership change's pause).
+                bool keep = report.EpochDone || report.RecoveredGeneration > 0;
+                if (!keep && _queue.Reader.TryPeek(out _)) continue;
+                var giveUp = DateTime.UtcNow + (keep ? EpochReportPatience : TimeSpan.Zero);
                 for (int attempt = 0; ; attempt++)
                 {
                     try

@@ -57,9 +57,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             await LeaveAsync(workers, id);
             await stopping.CancelAsync();
         }));
+        string? finished = null;
         try
         {
-            string? finished = null;
             do
             {
                 var assignment = await NextAssignmentAsync(workers, id, finished, token);
@@ -91,6 +91,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         {
             await heartbeats.CancelAsync();
             await heartbeat;
+            // Exiting on its own (--once, or a failure): it leaves, so that it is never placed again, through with its job.
+            if (!cancellationToken.IsCancellationRequested) await LeaveAsync(workers, id, "it exited after its job", finished);
         }
     }
 
@@ -168,13 +170,14 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 
     // Tells the coordinator once that this worker is going, within a short bound: a coordinator that is itself gone
     // must not hold up the shutdown.
-    private async Task LeaveAsync(Workers.WorkersClient workers, string id)
+    private async Task LeaveAsync(Workers.WorkersClient workers, string id, string? why = null, string? finishedJob = null)
     {
         if (Interlocked.Exchange(ref _left, 1) == 1) return;
-        string reason = StopReason();
+        string reason = why ?? StopReason();
         try
         {
-            await workers.LeaveAsync(new LeaveRequest { WorkerId = id, Reason = reason }, deadline: DateTime.UtcNow.AddSeconds(3));
+            await workers.LeaveAsync(new LeaveRequest { WorkerId = id, Reason = reason, FinishedJobId = finishedJob ?? "" },
+                deadline: DateTime.UtcNow.AddSeconds(3));
             log($"{id}: left the coordinator: {reason}");
         }
         catch (RpcException e)

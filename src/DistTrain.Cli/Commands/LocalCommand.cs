@@ -77,7 +77,8 @@ public static class LocalCommand
         return command;
     }
 
-    private static async Task WaitUntilServingAsync(Jobs.JobsClient jobs, LocalCluster cluster, CancellationToken ct)
+    /// <summary>Waits (at most a minute) until the coordinator the cluster started answers, or fails naming its log.</summary>
+    internal static async Task WaitUntilServingAsync(Jobs.JobsClient jobs, LocalCluster cluster, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)

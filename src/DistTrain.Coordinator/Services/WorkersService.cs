@@ -22,7 +22,7 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
     public override Task<LeaveResponse> Leave(LeaveRequest request, ServerCallContext context) =>
         Errors.Map(async () =>
         {
-            await registry.LeaveAsync(request.WorkerId, request.Reason);
+            await registry.LeaveAsync(request.WorkerId, request.Reason, request.FinishedJobId);
             return new LeaveResponse();
         });
 
