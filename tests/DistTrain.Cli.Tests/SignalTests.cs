@@ -43,22 +43,25 @@ public class SignalTests : IDisposable
     }
 
     [Fact]
-    public void A_busy_worker_stops_on_SIGTERM_and_its_job_fails_naming_why()
+    public void A_busy_worker_stops_on_SIGTERM_and_its_job_at_its_minimum_fails_naming_why()
     {
         SyntheticDigits.Write(_dir, 2000, 100);
         using var coordinator = Coordinator(out string url);
         using var w0 = BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env());
         using var w1 = BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env());
-        using var submit = BackgroundProcess.Disttrain(["submit", "--coordinator", url, "--workers", "2", "--dataset", "mnist",
-            "--model", "mnist-cnn", "--epochs", "50", "--batch-size", "32"], Env());
+        using var submit = BackgroundProcess.Disttrain(["submit", "--coordinator", url, "--workers", "2", "--min-workers", "2", "--wait-for-workers", "1",
+            "--dataset", "mnist", "--model", "mnist-cnn", "--epochs", "50", "--batch-size", "32"], Env());
         // Training: both workers have taken their ranks, and rank 0 has reported progress.
         WaitUntil(() => TryStatus(url) is { } job && job.GetProperty("step").GetInt32() > 0, TimeSpan.FromSeconds(90), submit);
 
         AssertStopsWithin(w1, Bound);
         Assert.Contains("left the coordinator: it received SIGTERM", w1.Output);
+        // It cannot go on below its minimum of 2: it waits a second for a worker to join, then fails saying why.
+        WaitUntil(() => TryStatus(url) is { } j && j.GetProperty("status").GetString() != "running", TimeSpan.FromSeconds(30), submit);
         var job = Status(url);
         Assert.Equal("failed", job.GetProperty("status").GetString());
-        Assert.Matches(@"^rank \d: [a-z0-9.-]+ left: it received SIGTERM$", job.GetProperty("error").GetString());
+        Assert.Matches(@"^fewer than its minimum of 2 workers since [0-9:]+ UTC \(rank \d: [a-z0-9.-]+ left: it received SIGTERM\); no worker joined within 1 s$",
+            job.GetProperty("error").GetString());
         // The job's end releases its other worker, and the coordinator stays up for the next job.
         Assert.False(w0.HasExited, w0.Output);
         AssertStopsWithin(w0, Bound);
