@@ -25,12 +25,12 @@ public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double
 /// epoch, its shard of every global batch (<see cref="ShardPlan"/>) through <see cref="ReplicaTrainer"/>, then the
 /// test split evaluated in rank-strided slices, the sums combined by one allreduce.
 /// <para>
-/// A step commits only once every rank has its reduced gradients: a second, small allreduce then sums the step's
-/// figures (samples, loss, correct, a checksum of the sample indices, and rank 0's stop flag) and only after it does
-/// any rank apply the update. A ring that breaks before that leaves no rank changed: batch-norm state, which forward
-/// moves, is put back, and the step is done again on the next ring, whatever its size. A ring that breaks during the
-/// last exchange may leave some ranks one step ahead; the next ring's <see cref="ReplicaState.SynchronizeAsync"/>
-/// brings the others to them. The global batch and its order depend only on the seed and the epoch, so the run makes
+/// A rank applies a step's update only once it has every reduced gradient and the step's figures (samples, loss,
+/// correct, a checksum of the sample indices, and rank 0's stop flag), which are summed by a small allreduce that
+/// starts as soon as forward is done and overlaps backward. A ring that breaks before then leaves the rank unchanged:
+/// batch-norm state, which forward moves, is put back, and the step is done again on the next ring, whatever its
+/// size. A ring that breaks during the last exchange may leave some ranks one step ahead; the next ring's
+/// <see cref="ReplicaState.SynchronizeAsync"/> brings the others to them. The global batch and its order depend only on the seed and the epoch, so the run makes
 /// the same updates as one that never broke, up to the order of float additions.
 /// </para>
 /// Every rank must be given the same plan, model spec and data.
@@ -97,15 +97,10 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 float loss;
                 try
                 {
-                    var (l, c, j) = await _replica.ReduceAsync(_x, _y, plan.GlobalBatch, cancellationToken).ConfigureAwait(false);
-                    loss = (float)l;
-                    _stepSums[0] = batches[k].Length;
-                    _stepSums[1] = (float)(l * batches[k].Length);
-                    _stepSums[2] = c;
-                    _stepSums[3] = j;
+                    // The step's figures ride on its first collective, which overlaps backward (see ReplicaTrainer).
                     _stepSums[4] = StepChecksum.Of(batches[k]);
                     _stepSums[5] = rank == 0 && StopRequested?.Invoke() == true ? 1 : 0;
-                    await ring.AllreduceAsync(_stepSums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
+                    loss = (float)(await _replica.ReduceAsync(_x, _y, plan.GlobalBatch, _stepSums, cancellationToken).ConfigureAwait(false)).Loss;
                 }
                 catch
                 {
@@ -125,11 +120,12 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                     return results;
                 }
             }
+            // The epoch's training time, as one process times it: the test split's evaluation is not part of it.
+            double seconds = Math.Max(1e-3, (NowUnixMs() - p.EpochStartUnixMs) / 1000);
             // Combine the test split: [loss·samples, samples, correct, judged], each rank its strided slice.
             var (testLoss, testSamples, testCorrect, testJudged) = EvaluateShard(testX, testY, rank, n);
             var sums = new float[] { (float)testLoss, testSamples, testCorrect, testJudged };
             await ring.AllreduceAsync(sums, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
-            double seconds = Math.Max(1e-9, (NowUnixMs() - p.EpochStartUnixMs) / 1000);
             var result = new EpochResult(epoch + 1, p.LossSum / Math.Max(1, p.Samples), p.Correct / Math.Max(1, p.Judged), sums[0] / Math.Max(1, sums[1]),
                 sums[2] / Math.Max(1, sums[3]), p.Samples / seconds, seconds, (long)p.Samples, (long)p.LostSamples, (long)p.DuplicatedSamples);
             p.FinishEpoch(result, NowUnixMs());

@@ -52,7 +52,7 @@ public sealed class ReplicaTrainer
     /// <summary>The buckets, in the order they are reduced.</summary>
     public IReadOnlyList<Bucket> Buckets => _buckets;
 
-    /// <summary>Collective operations issued so far (one per bucket per step, plus one for any state); equal on every rank.</summary>
+    /// <summary>Collective operations issued so far (one per bucket per step, plus one for any state and one for any step figures); equal on every rank.</summary>
     public long Operations => _operation;
 
     /// <summary>The last step's time inside bucket allreduces (it overlaps backward) and the bytes this rank sent in them.</summary>
@@ -69,7 +69,7 @@ public sealed class ReplicaTrainer
     /// </summary>
     public async Task<(double Loss, long Correct, long Judged)> StepAsync(Tensor x, Tensor y, int globalBatch, CancellationToken cancellationToken = default)
     {
-        var result = await ReduceAsync(x, y, globalBatch, cancellationToken).ConfigureAwait(false);
+        var result = await ReduceAsync(x, y, globalBatch, cancellationToken: cancellationToken).ConfigureAwait(false);
         _model.ApplyGradients();
         return result;
     }
@@ -78,15 +78,25 @@ public sealed class ReplicaTrainer
     /// The step up to, not including, the optimizer update: forward, backward and the reduced gradients and state. A
     /// trainer that must agree with the other ranks before it commits (elastic training) applies them itself.
     /// </summary>
-    public async Task<(double Loss, long Correct, long Judged)> ReduceAsync(Tensor x, Tensor y, int globalBatch, CancellationToken cancellationToken = default)
+    /// <param name="stepSums">When given, the step's figures summed over ranks: [samples, loss·samples, correct, judged, …]
+    /// with the caller's own entries filled in beyond the first four. This rank's loss and counts go in once forward is
+    /// done, and the sum is the first collective of the step, so that it overlaps backward.</param>
+    public async Task<(double Loss, long Correct, long Judged)> ReduceAsync(Tensor x, Tensor y, int globalBatch, Memory<float> stepSums = default,
+        CancellationToken cancellationToken = default)
     {
         _chain = Task.CompletedTask;
         _nextBucket = 0;
         _stateLaunched = _model.Store.State.Length == 0;
         _allreduceTicks = 0;
         _bytesSent = 0;
+        int samples = x.Batch;
         var result = _model.ComputeGradients(x, y, layer => LaunchReady(layer, cancellationToken), globalBatch,
-            regularizerGradient: _ring.Transport.Rank == 0);
+            regularizerGradient: _ring.Transport.Rank == 0, onForwardDone: stepSums.IsEmpty ? null : (loss, correct, judged) =>
+            {
+                var s = stepSums.Span;
+                (s[0], s[1], s[2], s[3]) = (samples, (float)(loss * samples), correct, judged);
+                _chain = ReduceAfterAsync(_chain, stepSums, _operation++, average: false, cancellationToken);
+            });
         LaunchReady(0, cancellationToken); // layers before the first trainable one never report; flush what is left
         await _chain.ConfigureAwait(false);
         return result;

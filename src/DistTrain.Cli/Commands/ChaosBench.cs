@@ -129,7 +129,9 @@ public static class ChaosBench
                 return Failed(index, signal, replacement, $"{done.Id} {JobViews.StatusName(done.Status)}: {done.Error}");
             if (!Recovered(recovered) && recovered.Status == JobStatus.Completed)
                 stall = 0; // the strike came as the job finished: nothing stalled
-            double? joinPause = replacement ? done.Events.Where(e => e.Reason.EndsWith(" joined", StringComparison.Ordinal)).Select(e => e.PauseSeconds).LastOrDefault() : null;
+            // A join's pause, when the joiner came in time to train (one that arrives as the job ends has none).
+            double? joinPause = done.Events.Where(e => e.Reason.EndsWith(" joined", StringComparison.Ordinal) && e.PauseSeconds > 0)
+                .Select(e => (double?)e.PauseSeconds).LastOrDefault();
             return new Trial(index, signal, replacement, true, stall, joinPause, done.History.Sum(e => e.LostSamples), done.History.Sum(e => e.DuplicatedSamples),
                 done.History[^1].TestAccuracy, done.Events.Count, "");
         }

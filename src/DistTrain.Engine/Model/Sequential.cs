@@ -133,8 +133,10 @@ public sealed class Sequential
     /// as soon as its backward has finished, so that a data-parallel trainer can start reducing finished gradients
     /// while backward goes on. Regularisation gradients are added before the first call.
     /// </summary>
+    /// <param name="onForwardDone">Called once the batch's loss (with the penalty) and correct count are known, before
+    /// backward starts: a data-parallel trainer starts reducing them across ranks while backward runs.</param>
     public (double Loss, long Correct, long Judged) ComputeGradients(Tensor x, Tensor y, Action<int>? onLayerDone,
-        int gradientMeanOver = 0, bool regularizerGradient = true)
+        int gradientMeanOver = 0, bool regularizerGradient = true, Action<double, long, long>? onForwardDone = null)
     {
         var loss = RequireCompiled();
         var output = Forward(x, training: true);
@@ -150,6 +152,7 @@ public sealed class Sequential
         // The penalty's gradient goes in first, so each layer's gradient is final when its backward returns.
         foreach (var p in Store.Parameters)
             if (p.Regularizer is { } r) value += regularizerGradient ? r.Apply(p.Value, p.Grad) : r.Penalty(p.Value);
+        onForwardDone?.Invoke(value, correct, judged);
         if (_firstTrainable >= 0)
         {
             Tensor g = grad;
