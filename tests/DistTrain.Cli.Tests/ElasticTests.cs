@@ -48,15 +48,16 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
             using var channel = CoordinatorChannel.Create(url);
             var jobs = new Jobs.JobsClient(channel);
             // mnist-mlp has no dropout or batch normalization: its updates do not depend on how many ranks share a batch.
-            var spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 3, GlobalBatchSize = 60, Workers = 3, Seed = 7 };
+            var spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 8, GlobalBatchSize = 60, Workers = 3, Seed = 7 };
             var whole = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec });
             whole = await WaitForAsync(jobs, whole.Id, j => j.Status is not (JobStatus.Pending or JobStatus.Running), TimeSpan.FromSeconds(120), Logs);
             Assert.True(whole.Status == JobStatus.Completed, whole.Error);
 
             var broken = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec });
             // Strike in epoch 2, at rank 2: the survivors keep ranks 0 and 1, and rank 0 saves the final model as before.
-            await WaitForAsync(jobs, broken.Id, j => j.Epoch == 2 && j.Step >= 5 || j.Status is not (JobStatus.Pending or JobStatus.Running),
+            var struck = await WaitForAsync(jobs, broken.Id, j => j.Epoch >= 2 && j.Step >= 5 || j.Status is not (JobStatus.Pending or JobStatus.Running),
                 TimeSpan.FromSeconds(120), Logs);
+            Assert.True(struck.Status == JobStatus.Running && struck.Epoch < spec.Epochs, $"{struck.Id} was {struck.Status} at epoch {struck.Epoch} before the strike");
             var victim = workers.Single(w => w.Output.Contains($"{broken.Id}, rank 2 of 3"));
             victim.Kill(); // kill -9
             var done = await WaitForAsync(jobs, broken.Id, j => j.Status is not (JobStatus.Pending or JobStatus.Running), TimeSpan.FromSeconds(120), Logs);
