@@ -32,6 +32,9 @@ public static class JobTransitions
             {
                 Epoch = p.Epoch, Step = p.Step, Loss = p.Loss, Accuracy = p.Accuracy, SamplesPerSecond = p.SamplesPerSecond,
             },
+            // An epoch's report can arrive twice (retried across a coordinator restart, or sent again by the rank 0 of
+            // a re-formed worker set): it is recorded once.
+            (JobPhase.Running, JobEpochEnded e) when job.History.Any(h => h.Epoch == e.Epoch.Epoch) => job,
             (JobPhase.Running, JobEpochEnded e) => job with
             {
                 Epoch = e.Epoch.Epoch, Loss = e.Epoch.Loss, Accuracy = e.Epoch.Accuracy, SamplesPerSecond = e.Epoch.SamplesPerSecond,

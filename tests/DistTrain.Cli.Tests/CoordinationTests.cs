@@ -146,7 +146,9 @@ public class CoordinationTests : IDisposable
         var done = await WaitForJobAsync(jobs, job.Id, j => j.Status is not (JobStatus.Pending or JobStatus.Running), TimeSpan.FromSeconds(240),
             before + restarted.Output + w1.Output + w2.Output);
         Assert.True(done.Status == JobStatus.Completed, $"{done.Status}: {done.Error}\n{restarted.Output}\n{w1.Output}\n{w2.Output}");
-        Assert.Equal([1, 2, 3, 4], done.History.Select(e => e.Epoch));
+        // Each epoch once, whatever was retried across the kill; the record says what happened if not.
+        Assert.True(done.History.Select(e => e.Epoch).SequenceEqual([1, 2, 3, 4]),
+            $"history: {string.Join("; ", done.History.Select(e => $"epoch {e.Epoch} loss {e.Loss:F5} samples {e.Samples}"))}; events: {done.Events}");
         Assert.True(done.History[^1].TestAccuracy >= 0.8, $"test accuracy {done.History[^1].TestAccuracy}");
         Assert.False(w1.HasExited || w2.HasExited, "a worker exited\n" + w1.Output + w2.Output);
     }
