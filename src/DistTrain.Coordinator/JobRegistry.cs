@@ -79,12 +79,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// </summary>
     public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken, string? finishedJob = null)
     {
-        if (string.IsNullOrEmpty(finishedJob)) finishedJob = null;
-        else if (await WorkerGrain(workerId).Release(finishedJob)) await Scheduler.WorkerAvailable(workerId);
+        // Released, the worker may be placed in any job from here on, the one it left included (a running job below its
+        // target takes it back as a joiner).
+        if (!string.IsNullOrEmpty(finishedJob) && await WorkerGrain(workerId).Release(finishedJob)) await Scheduler.WorkerAvailable(workerId);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (await WorkerGrain(workerId).WaitForJob(finishedJob, AssignmentPoll).WaitAsync(cancellationToken) is not { } jobId) continue;
+            if (await WorkerGrain(workerId).WaitForJob(null, AssignmentPoll).WaitAsync(cancellationToken) is not { } jobId) continue;
             var job = await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
             // Joined a job that waits below its minimum: it trains once enough workers are there.
             while (job is { Phase: JobPhase.Running, ShortSinceUtc: not null })
@@ -163,6 +164,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         var grain = JobGrain(report.JobId);
         var job = await grain.Get() ?? throw new KeyNotFoundException($"no job {report.JobId}");
         if (job.IsFinal) return false;
+        // A worker the job went on without (dropped from its worker set) no longer speaks for it: a report it was still
+        // retrying, or its error, changes nothing.
+        if (!job.WorkerIds.Contains(report.WorkerId)) return false;
         try
         {
             if (report.Error.Length > 0)
@@ -186,11 +190,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Accuracy.Record(report.Accuracy, tags);
                 DistTrainMetrics.Loss.Record(report.TestLoss, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 DistTrainMetrics.Accuracy.Record(report.TestAccuracy, DistTrainMetrics.JobSplit(report.JobId, "test"));
-                // A report retried across a coordinator restart may arrive twice: an epoch is recorded once.
-                if (!job.History.Any(e => e.Epoch == report.Epoch))
+                // A report retried across a coordinator restart, or sent again by a re-formed worker set's rank 0, may
+                // arrive twice: an epoch is recorded once (the grain also refuses a second row), with its checkpoint.
+                bool fresh = !job.History.Any(e => e.Epoch == report.Epoch);
+                if (fresh)
                     await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
                         report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds, report.Samples, report.LostSamples, report.DuplicatedSamples)));
-                if (report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
+                if (fresh && report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
                 if (report.Finished) await grain.Update(new JobCompleted());
             }
             else

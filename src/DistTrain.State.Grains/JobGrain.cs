@@ -98,6 +98,7 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
 
     public async Task<int> Join(string workerId, string address)
     {
+        if (_lost.Count > 0) await DecideAsync(); // members known lost go first, not into the joiner's worker set
         if (Record is not { Phase: JobPhase.Running } job || job.WorkerIds.Contains(workerId) || job.WorkerIds.Count >= job.RequestedWorkers) return -1;
         var ids = job.WorkerIds.Add(workerId);
         var addresses = job.Workers.Add(address);

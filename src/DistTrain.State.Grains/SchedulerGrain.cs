@@ -87,6 +87,7 @@ public sealed class SchedulerGrain(
     // first claim on a replacement.
     private async Task StaffAsync()
     {
+        var refused = new HashSet<string>(); // workers a job did not take in this pass (say, still listed as members)
         while (state.State.Understaffed.Count > 0)
         {
             string jobId = state.State.Understaffed[0];
@@ -98,14 +99,27 @@ public sealed class SchedulerGrain(
             }
             WorkerRecord? idle = null;
             foreach (string id in state.State.Workers)
-                if (!_gone.Contains(id) && await Worker(id).Available() is { } w)
+                if (!_gone.Contains(id) && !refused.Contains(id) && await Worker(id).Available() is { } w)
                 {
                     idle = w;
                     break;
                 }
             if (idle is null) return;
             int rank = await Job(jobId).Join(idle.Id, idle.Address);
-            if (rank >= 0) await Worker(idle.Id).Assign(jobId, rank);
+            if (rank < 0)
+            {
+                refused.Add(idle.Id);
+                continue;
+            }
+            try
+            {
+                await Worker(idle.Id).Assign(jobId, rank);
+            }
+            catch (Exception e) when (e is InvalidOperationException or UnknownWorkerException)
+            {
+                // Lost or taken between the look and the join: the job goes on without it.
+                await Job(jobId).MemberLost(idle.Id, e.Message);
+            }
         }
     }
 

@@ -17,8 +17,10 @@ public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Lo
 /// <param name="Samples">Training samples the ranks counted as trained on this epoch.</param>
 /// <param name="LostSamples">Samples of the epoch's global batches that no rank trained on (always 0 unless something is wrong).</param>
 /// <param name="DuplicatedSamples">Samples trained on twice within a step.</param>
+/// <param name="Repeated">Reported again by the rank 0 of a re-formed ring, in case the first report was lost with its
+/// sender: the model has moved on since, so it is no checkpoint of this epoch.</param>
 public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds,
-    long Samples = 0, long LostSamples = 0, long DuplicatedSamples = 0);
+    long Samples = 0, long LostSamples = 0, long DuplicatedSamples = 0, bool Repeated = false);
 
 /// <summary>
 /// A rank's training run over one ring, from wherever <see cref="TrainingProgress"/> stands to the end: for each
@@ -79,7 +81,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         // a seed or spec that differs between workers at the start is caught by the consistency check below.
         Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
         _controlOperation += 2;
-        if (rank == 0 && Synchronized.Transferred && p.LastEpoch is { } reported) OnEpoch?.Invoke(reported); // in case its reporter was lost
+        if (rank == 0 && Synchronized.Transferred && p.LastEpoch is { } reported) OnEpoch?.Invoke(reported with { Repeated = true }); // in case its reporter was lost
         if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
         if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
         while (p.Epoch < plan.Epochs)

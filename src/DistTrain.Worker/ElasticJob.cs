@@ -52,42 +52,44 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             using var stopWatching = new CancellationTokenSource();
             var watch = WatchAsync(a, interrupt, stopWatching.Token);
             var transport = Connect(a);
+            bool closed = false;
             var trainer = Trainer(a, model, plan, progress, new RingAllreduce(transport, new RingOptions(Timeout: collectiveTimeout)), checkpointPath,
                 () => interruptedAt, () => interruptedAt = 0);
             try
             {
-                await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, interrupt.Token);
-            }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested
-                && (e is CollectiveException || e is OperationCanceledException && interrupt.IsCancellationRequested))
-            {
-                if (interruptedAt == 0) interruptedAt = Stopwatch.GetTimestamp();
-                transport.Abandon(e.Message);
-                if (e is CollectiveException broken)
-                {
-                    log($"{workerId}: generation {a.Generation}'s ring broke at epoch {progress.Epoch + 1}, step {progress.Step + 1}: {broken.Message}");
-                    await ReportBrokenAsync(a, broken);
-                }
-                else
-                {
-                    log($"{workerId}: {a.JobId}'s worker set changed; leaving generation {a.Generation}'s ring");
-                }
                 try
                 {
-                    a = await watch.WaitAsync(Patience(a), cancellationToken) ?? await NextAsync(a, 0, cancellationToken);
+                    await trainer.TrainAsync(data.TrainX, data.TrainY, data.TestX, data.TestY, interrupt.Token);
                 }
-                catch (TimeoutException)
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested
+                    && (e is CollectiveException || e is OperationCanceledException && interrupt.IsCancellationRequested))
                 {
-                    throw new CollectiveException($"{a.JobId}: the coordinator formed no new worker set within {Patience(a).TotalSeconds:0} s of generation {a.Generation}'s ring breaking");
+                    if (interruptedAt == 0) interruptedAt = Stopwatch.GetTimestamp();
+                    transport.Abandon(e.Message);
+                    closed = true;
+                    var broken = e as CollectiveException;
+                    log(broken is not null
+                        ? $"{workerId}: generation {a.Generation}'s ring broke at epoch {progress.Epoch + 1}, step {progress.Step + 1}: {broken.Message}"
+                        : $"{workerId}: {a.JobId}'s worker set changed; leaving generation {a.Generation}'s ring");
+                    a = await NextAfterBreakAsync(a, watch, broken, cancellationToken) ?? await NextAsync(a, 0, cancellationToken);
+                    continue;
                 }
-                continue;
+                await transport.DisposeAsync();
+                closed = true;
             }
             finally
             {
+                // Whatever ended this ring (an error of another kind, a stop), its links and its long poll end with it.
+                if (!closed) transport.Abandon("the worker stopped training");
                 await stopWatching.CancelAsync();
+                try
+                {
+                    await watch;
+                }
+                catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+                {
+                }
             }
-            await transport.DisposeAsync();
-            await watch;
             // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
             await reporter.FlushAsync();
             if (trainer.Stopped) log($"{workerId}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
@@ -129,13 +131,14 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             OnEpoch = e =>
             {
                 if (a.Rank != 0) return;
-                // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
-                model.Save(checkpointPath);
+                // Every replica holds the same weights, so rank 0's copy is the job's checkpoint (not for an epoch reported
+                // again after a re-form: the weights have moved on since).
+                if (!e.Repeated) model.Save(checkpointPath);
                 reporter.Post(new ProgressReport
                 {
                     WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
                     SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = $"{workerId}:{checkpointPath}",
+                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = e.Repeated ? "" : $"{workerId}:{checkpointPath}",
                     Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
                 });
             },
@@ -177,6 +180,21 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             }
         }
         return null;
+    }
+
+    // After a ring broke: waits for the coordinator's next worker set, telling it again every few seconds that this
+    // member's ring broke (a report lost with a restarting coordinator must not leave the job undecided).
+    private async Task<Assignment?> NextAfterBreakAsync(Assignment a, Task<Assignment?> watch, CollectiveException? broken, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Patience(a);
+        while (true)
+        {
+            if (broken is not null) await ReportBrokenAsync(a, broken);
+            if (await Task.WhenAny(watch, Task.Delay(TimeSpan.FromSeconds(5), cancellationToken)) == watch) return await watch;
+            cancellationToken.ThrowIfCancellationRequested();
+            if (DateTime.UtcNow > deadline)
+                throw new CollectiveException($"{a.JobId}: the coordinator formed no new worker set within {Patience(a).TotalSeconds:0} s of generation {a.Generation}'s ring breaking");
+        }
     }
 
     // Asks until the job has a generation after a's (or ends), within the job's wait for workers and a margin.

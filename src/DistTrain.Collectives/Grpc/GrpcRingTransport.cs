@@ -105,7 +105,10 @@ public sealed class GrpcRingTransport : IRingTransport
         }
         catch (RpcException e) when (e.StatusCode != StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
         {
-            throw new CollectiveException($"rank {Rank}: the ring link from rank {_left} failed: {e.Status.StatusCode} {e.Status.Detail}", e, _left);
+            // FailedPrecondition: the left neighbour left the ring on purpose (a failure elsewhere went round), so it is
+            // no suspect; anything else (a reset, a refused connection, a ping timeout) points at it.
+            throw new CollectiveException($"rank {Rank}: the ring link from rank {_left} failed: {e.Status.StatusCode} {e.Status.Detail}", e,
+                e.StatusCode == StatusCode.FailedPrecondition ? -1 : _left);
         }
         catch (RpcException) // cancelled by the caller, whose timeout names the silent peer
         {

@@ -23,7 +23,8 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
         public int ToRank { get; } = toRank;
         public long Generation { get; } = generation;
         public Channel<Pending>[] Streams { get; } = Enumerable.Range(0, streams)
-            .Select(_ => Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
+            // Two readers: the Link call that serves the stream, and an abort that fails what is left in it.
+            .Select(_ => Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = true })).ToArray();
         public TaskCompletionSource Drained { get; } = NewSignal();
         public long Sent;
         public int Serving = streams;
@@ -116,7 +117,7 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
                 }
                 catch (Exception e)
                 {
-                    pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e, request.Rank));
+                    pending.Written.TrySetException(new CollectiveException($"sending to rank {request.Rank} failed: {e.Message}", e));
                     throw;
                 }
             }
@@ -125,7 +126,9 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
         {
             // The receiver went away mid-ring (it died, or dropped the ring after a failure of its own): what this rank
             // still has queued for it, and anything it sends later, fails now rather than at the collective timeout.
-            ring.Fail(new CollectiveException($"rank {request.Rank} dropped the ring link: {e.Message}", e, request.Rank));
+            // No suspect: the receiver may have dropped the ring on purpose after a failure elsewhere, and one that died is
+            // named by its own right neighbour, whose link from it broke.
+            ring.Fail(new CollectiveException($"rank {request.Rank} dropped the ring link: {e.Message}", e));
             throw;
         }
         finally
