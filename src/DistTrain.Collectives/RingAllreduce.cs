@@ -89,31 +89,12 @@ public sealed class RingAllreduce(IRingTransport transport, RingOptions? options
     {
         int chunkFloats = _options.ChunkFloats;
         int chunks = RingPlan.ChunkCount(receive.Length, chunkFloats);
-        int left = RingPlan.Mod(transport.Rank - 1, transport.WorldSize);
         for (int c = 0; c < chunks; c++)
         {
             var (offset, length) = RingPlan.Chunk(receive.Length, chunkFloats, c);
             var target = buffer.Slice(receive.Offset + offset, length);
-            var expected = step with { Chunk = c, Length = length };
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(_options.ReceiveTimeout);
-            RingMessage message;
-            try
+            using (var message = await transport.ExpectAsync(step with { Chunk = c, Length = length }, _options, cancellationToken).ConfigureAwait(false))
             {
-                message = await transport.ReceiveAsync(timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new CollectiveException(
-                    $"rank {transport.Rank}: rank {left} sent nothing for {_options.ReceiveTimeout.TotalSeconds:0.#} s while waiting for {expected}",
-                    suspectRank: left);
-            }
-            using (message)
-            {
-                // The header is checked before the payload touches the buffer, so a disagreeing peer corrupts nothing.
-                if (message.Header != expected || message.Payload.Length != length)
-                    throw new CollectiveException(
-                        $"rank {transport.Rank}: rank {left} sent {message.Header} ({message.Payload.Length} floats of payload) where {expected} was expected; the ranks disagree on the buffer length or the order of operations");
                 if (reduce) TensorPrimitives.Add(target.Span, message.Payload.Span, target.Span);
                 else message.Payload.Span.CopyTo(target.Span);
             }

@@ -51,26 +51,7 @@ public sealed class RingBroadcast(IRingTransport transport, RingOptions? options
 
     private async Task ReceiveAsync(Memory<float> target, RingMessageHeader expected, CancellationToken cancellationToken)
     {
-        int left = RingPlan.Mod(transport.Rank - 1, transport.WorldSize);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.ReceiveTimeout);
-        RingMessage message;
-        try
-        {
-            message = await transport.ReceiveAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new CollectiveException(
-                $"rank {transport.Rank}: rank {left} sent nothing for {_options.ReceiveTimeout.TotalSeconds:0.#} s while waiting for {expected}",
-                suspectRank: left);
-        }
-        using (message)
-        {
-            if (message.Header != expected || message.Payload.Length != target.Length)
-                throw new CollectiveException(
-                    $"rank {transport.Rank}: rank {left} sent {message.Header} ({message.Payload.Length} floats of payload) where {expected} was expected; the ranks disagree on the buffer length or the order of operations");
-            message.Payload.Span.CopyTo(target.Span);
-        }
+        using var message = await transport.ExpectAsync(expected, _options, cancellationToken).ConfigureAwait(false);
+        message.Payload.Span.CopyTo(target.Span);
     }
 }

@@ -8,7 +8,7 @@ namespace DistTrain.Worker.Tests;
 public class DistributedTrainerTests
 {
     // Two separable blobs in 6-D: any replica count must learn them, and all replicas must agree.
-    private static (Tensor X, Tensor Y) Blobs(int n, int seed)
+    internal static (Tensor X, Tensor Y) Blobs(int n, int seed)
     {
         var rng = new Random(seed);
         var x = new Tensor(n, 6);

@@ -13,20 +13,6 @@ namespace DistTrain.Worker.Tests;
 /// </summary>
 public class ElasticTrainerTests
 {
-    private static (Tensor X, Tensor Y) Blobs(int n, int seed)
-    {
-        var rng = new Random(seed);
-        var x = new Tensor(n, 6);
-        var y = new Tensor(n);
-        for (int i = 0; i < n; i++)
-        {
-            int c = rng.Next(2);
-            y.Span[i] = c;
-            for (int d = 0; d < 6; d++) x.Span[i * 6 + d] = (d % 2 == c ? 1.5f : 0) + (float)(rng.NextDouble() - 0.5);
-        }
-        return (x, y);
-    }
-
     // No batch normalization: it normalises each rank's slice, so its updates depend on the ring's size (as DDP's do).
     private const string Spec = """
         { "input_shape": [6], "seed": 3,
@@ -36,7 +22,7 @@ public class ElasticTrainerTests
 
     private static readonly TrainingPlan Plan = new(Epochs: 3, GlobalBatch: 30, Seed: 1, ConsistencyCheckEvery: 7);
 
-    private readonly (Tensor X, Tensor Y) _train = Blobs(600, 1), _test = Blobs(301, 2);
+    private readonly (Tensor X, Tensor Y) _train = DistributedTrainerTests.Blobs(600, 1), _test = DistributedTrainerTests.Blobs(301, 2);
 
     // One ring of these members, until it ends or `breakAt` (epoch, step) is committed on rank `breaker`.
     private async Task RunRingAsync(Sequential[] models, TrainingProgress[] progress, Dictionary<int, EpochResult> epochs,
