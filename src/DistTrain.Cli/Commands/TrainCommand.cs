@@ -14,7 +14,7 @@ public static class TrainCommand
     public static Command Create()
     {
         var dataset = CommonOptions.Dataset();
-        var model = new Option<string>("--model") { Description = "Preset (mnist-cnn, mnist-mlp, imdb-gap, imdb-lstm) or a spec JSON file", Required = true };
+        var model = new Option<string>("--model") { Description = "Preset (mnist-cnn, mnist-mlp, imdb-gap, imdb-lstm) or a spec JSON file (not with --resume)" };
         var epochs = CommonOptions.Positive("--epochs", 5, "Passes over the training split");
         var batch = CommonOptions.OptionalBatchSize();
         var numWords = CommonOptions.NumWords();
@@ -22,23 +22,37 @@ public static class TrainCommand
         var threads = CommonOptions.Threads();
         var seed = new Option<int>("--seed") { Description = "Seeds initialisation and shuffling", DefaultValueFactory = _ => 1 };
         var dataDir = CommonOptions.DataDir();
-        var save = new Option<string?>("--save") { Description = "Write the trained model to this file" };
+        var save = new Option<string?>("--save") { Description = "Write the trained model, with its training state, to this file" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run saved in this model file (train --save, export): --epochs stays the total, the batch size and seed are the file's",
+        };
         var json = CommonOptions.Json();
         var command = new Command("train", "Train a model on one process")
-            { dataset, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, json };
-        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model)!, p.GetValue(epochs),
-            p.GetValue(batch) ?? DatasetCatalog.DefaultBatchSize(p.GetValue(dataset)!), p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir),
-            new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(save), p.GetValue(json)));
+            { dataset, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, resume, json };
+        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model), p.GetValue(resume), p.GetValue(epochs), p.GetValue(batch),
+            p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir), new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)),
+            p.GetValue(save), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(string datasetName, string modelName, int epochs, int batchSize, int threads, int seed,
+    private static int Run(string datasetName, string? modelName, string? resumePath, int epochs, int? batchOption, int threads, int seed,
         string? dataDir, Data.TokenizerOptions text, string? savePath, bool json)
     {
         Threading.Threads = threads;
-        ModelSpec.ForData(modelName, seed, null); // a bad model name or spec fails before any data is fetched
+        if (modelName is null == resumePath is null)
+            throw new ArgumentException(modelName is null ? "give --model (a preset or spec file) or --resume FILE" : "give --model or --resume, not both: a resumed run's model is the file's");
+        // A bad model name, spec or checkpoint fails before any data is fetched.
+        var resumed = resumePath is null ? null : Engine.Model.ModelFile.Read(resumePath);
+        if (resumed is { Training: null })
+            throw new ArgumentException($"{resumePath} holds a model without a training state (a version 1 file, or a model saved outside Fit); it can be evaluated, not resumed");
+        if (modelName is not null) ModelSpec.ForData(modelName, seed, null);
+        int batchSize = batchOption ?? resumed?.Training!.GlobalBatch ?? DatasetCatalog.DefaultBatchSize(datasetName);
         var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
-        var net = ModelSpec.ForData(modelName, seed, data.TrainX.Shape[1..]);
+        var net = resumed?.Model ?? ModelSpec.ForData(modelName!, seed, data.TrainX.Shape[1..]);
+        modelName ??= net.Name;
+        if (resumed?.Training is { } from)
+            Terminal.Info($"resuming {resumePath} at epoch {from.Epoch + 1}, step {from.Step} of {from.StepsPerEpoch} ({from.Epochs} epochs asked then, {epochs} now)");
         if (!data.TrainX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelName} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} samples are {Engine.Layers.Layer.FormatShape(data.TrainX.Shape[1..])}");
@@ -53,7 +67,7 @@ public static class TrainCommand
             .Start(ctx =>
             {
                 progress = new FitProgress(ctx, epochs);
-                net.Fit(data.TrainX, data.TrainY, epochs, batchSize, shuffle: true, callbacks: [progress]);
+                net.Fit(data.TrainX, data.TrainY, epochs, batchSize, shuffle: true, callbacks: [progress], resumeFrom: resumed?.Training);
             });
         double seconds = clock.Elapsed.TotalSeconds;
         var test = net.Evaluate(data.TestX, data.TestY, 500);

@@ -26,11 +26,8 @@ public sealed class Bidirectional : Layer
     public Recurrent Forwards { get; }
     public Recurrent Backwards { get; private set; } = null!;
 
-    public override void UseRandomStream(int stream)
-    {
-        Forwards.UseRandomStream(stream);
-        Backwards?.UseRandomStream(stream);
-    }
+    public override IEnumerable<LayerRandom> RandomStreams => Backwards is null ? Forwards.RandomStreams : [.. Forwards.RandomStreams, .. Backwards.RandomStreams];
+
     public string MergeMode { get; }
     public override string TypeName => "bidirectional";
 

@@ -12,7 +12,7 @@ public sealed class Dropout : Layer
 {
     private readonly Tensor _output = new(0), _dx = new(0);
     private float[] _mask = [];
-    private Random _rng;
+    private readonly LayerRandom _rng;
     private bool _lastTraining;
 
     public Dropout(float rate, int seed = 0, string? name = null) : base(name)
@@ -20,13 +20,13 @@ public sealed class Dropout : Layer
         if (!(rate >= 0 && rate < 1)) throw new ArgumentOutOfRangeException(nameof(rate), rate, "dropout rate must be in [0, 1)");
         Rate = rate;
         Seed = seed;
-        _rng = new Random(seed);
+        _rng = new LayerRandom(seed);
     }
 
     public float Rate { get; }
     public int Seed { get; }
 
-    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
+    public override IEnumerable<LayerRandom> RandomStreams => [_rng];
     public override string TypeName => "dropout";
 
     protected override int[] OnBuild(int[] inputShape, ParameterStore store) => inputShape;

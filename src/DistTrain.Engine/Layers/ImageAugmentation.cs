@@ -14,7 +14,7 @@ public abstract class ImageAugmentation : Layer
 {
     private static readonly string[] FillModes = ["reflect", "constant", "nearest", "wrap"];
     private readonly Tensor _output = new(0), _dx = new(0);
-    private Random _rng;
+    private readonly LayerRandom _rng;
     private float[] _transforms = [];
     private bool _lastTraining;
     private int _h, _w, _c;
@@ -25,16 +25,16 @@ public abstract class ImageAugmentation : Layer
             throw new ArgumentException($"fill mode must be one of {string.Join(", ", FillModes)}, got '{fillMode}'");
         FillMode = fillMode;
         Seed = seed;
-        _rng = new Random(seed);
+        _rng = new LayerRandom(seed);
     }
 
     public string FillMode { get; }
     public int Seed { get; }
 
-    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
+    public override IEnumerable<LayerRandom> RandomStreams => [_rng];
 
     /// <summary>Draws one sample's map into t (6 floats) for an h × w image.</summary>
-    protected abstract void SampleTransform(Random rng, int h, int w, Span<float> t);
+    protected abstract void SampleTransform(LayerRandom rng, int h, int w, Span<float> t);
 
     protected override int[] OnBuild(int[] inputShape, ParameterStore store)
     {
@@ -117,7 +117,7 @@ public abstract class ImageAugmentation : Layer
     }
 
     /// <summary>A uniform draw in [−f, f].</summary>
-    protected static float Uniform(Random rng, float f) => (float)((rng.NextDouble() * 2 - 1) * f);
+    protected static float Uniform(LayerRandom rng, float f) => (float)((rng.NextDouble() * 2 - 1) * f);
 
     protected override void WriteConfig(JsonObject spec)
     {

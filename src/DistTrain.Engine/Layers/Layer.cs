@@ -72,12 +72,13 @@ public abstract class Layer
     /// is the seed's own. Data-parallel replicas each take their rank's stream: with one stream, every replica would draw
     /// the same masks for its slice of the batch, so the global batch would repeat each mask N times.
     /// </summary>
-    public virtual void UseRandomStream(int stream)
+    public void UseRandomStream(int stream)
     {
+        foreach (var r in RandomStreams) r.UseStream(stream);
     }
 
-    /// <summary>The seed of stream <paramref name="stream"/> of <paramref name="seed"/>; stream 0 is the seed itself.</summary>
-    protected static int StreamSeed(int seed, int stream) => stream == 0 ? seed : unchecked(seed * 1_000_003 + stream * 7_919);
+    /// <summary>The layer's random streams (its own and its sublayers'), in a fixed order: a checkpoint saves their states.</summary>
+    public virtual IEnumerable<LayerRandom> RandomStreams => [];
 
     /// <summary>The layer's configuration as a spec object: {"type": ..., "name": ..., ...}.</summary>
     public JsonObject ToSpec()

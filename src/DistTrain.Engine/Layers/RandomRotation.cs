@@ -15,7 +15,7 @@ public sealed class RandomRotation : ImageAugmentation
     public float Factor { get; }
     public override string TypeName => "random_rotation";
 
-    protected override void SampleTransform(Random rng, int h, int w, Span<float> t)
+    protected override void SampleTransform(LayerRandom rng, int h, int w, Span<float> t)
     {
         float theta = Uniform(rng, Factor * 2 * MathF.PI);
         float cos = MathF.Cos(theta), sin = MathF.Sin(theta), cy = (h - 1) / 2f, cx = (w - 1) / 2f;

@@ -19,7 +19,7 @@ public sealed class RandomTranslation : ImageAugmentation
     public float WidthFactor { get; }
     public override string TypeName => "random_translation";
 
-    protected override void SampleTransform(Random rng, int h, int w, Span<float> t)
+    protected override void SampleTransform(LayerRandom rng, int h, int w, Span<float> t)
     {
         float dy = Uniform(rng, HeightFactor * h), dx = Uniform(rng, WidthFactor * w);
         t[0] = 1; t[1] = 0; t[2] = -dy;

@@ -23,7 +23,7 @@ public sealed class RandomZoom : ImageAugmentation
     public float WidthFactor { get; }
     public override string TypeName => "random_zoom";
 
-    protected override void SampleTransform(Random rng, int h, int w, Span<float> t)
+    protected override void SampleTransform(LayerRandom rng, int h, int w, Span<float> t)
     {
         float zy = 1 + Uniform(rng, HeightFactor), zx = 1 + Uniform(rng, WidthFactor), cy = (h - 1) / 2f, cx = (w - 1) / 2f;
         t[0] = zy; t[1] = 0; t[2] = cy - zy * cy;

@@ -24,7 +24,7 @@ namespace DistTrain.Engine.Layers;
 public abstract class Recurrent : Layer
 {
     private readonly Tensor _output = new(0), _dx = new(0);
-    private Random _rng;
+    private readonly LayerRandom _rng;
     private float[] _xt = [], _zx = [], _h = [], _c = [], _hd = [], _aux = [], _dzx = [], _stepMask = [];
     private float[] _dropMask = [], _recMask = [], _dhNext = [], _dc = [], _dhd = [], _dhDirect = [], _dxt = [], _saved = [];
     private readonly GemmPackedB _recurrentPacked = new(), _recurrentPackedT = new();
@@ -45,7 +45,7 @@ public abstract class Recurrent : Layer
         Dropout = dropout;
         RecurrentDropout = recurrentDropout;
         Seed = seed;
-        _rng = new Random(seed);
+        _rng = new LayerRandom(seed);
     }
 
     public int Units { get; }
@@ -60,7 +60,7 @@ public abstract class Recurrent : Layer
     public float RecurrentDropout { get; }
     public int Seed { get; }
 
-    public override void UseRandomStream(int stream) => _rng = new Random(StreamSeed(Seed, stream));
+    public override IEnumerable<LayerRandom> RandomStreams => [_rng];
 
     /// <summary>h at the last step (B, U), after a forward pass.</summary>
     public Tensor FinalHidden { get; } = new(0);

@@ -20,10 +20,8 @@ public sealed class Residual : Layer
 
     public IReadOnlyList<Layer> Body { get; }
 
-    public override void UseRandomStream(int stream)
-    {
-        foreach (var layer in Body) layer.UseRandomStream(stream);
-    }
+    public override IEnumerable<LayerRandom> RandomStreams => Body.SelectMany(l => l.RandomStreams);
+
     public override string TypeName => "residual";
 
     protected override int[] OnBuild(int[] inputShape, ParameterStore store)

@@ -42,6 +42,30 @@ public sealed class Sequential
     {
         foreach (var layer in _layers) layer.UseRandomStream(stream);
     }
+
+    /// <summary>Moves every random stream to the start of training step <paramref name="step"/> (counted over the run).</summary>
+    public void SeekRandom(long step)
+    {
+        foreach (var r in _layers.SelectMany(l => l.RandomStreams)) r.Seek(step);
+    }
+
+    /// <summary>The states of the stochastic layers' random streams, in layer order.</summary>
+    public IReadOnlyList<RandomState> RandomStates => [.. _layers.SelectMany(l => l.RandomStreams).Select(r => r.State)];
+
+    /// <summary>Puts the random streams back as <see cref="RandomStates"/> found them; refuses a list of another length.</summary>
+    public void RestoreRandomStates(IReadOnlyList<RandomState> states)
+    {
+        var streams = _layers.SelectMany(l => l.RandomStreams).ToList();
+        if (states.Count != streams.Count)
+            throw new InvalidDataException($"the checkpoint holds {states.Count} random stream states, but the model has {streams.Count} stochastic streams");
+        for (int i = 0; i < streams.Count; i++) streams[i].Restore(states[i]);
+    }
+
+    /// <summary>
+    /// Where <see cref="Fit"/> stands: kept current after every batch and epoch (so a callback can save a checkpoint
+    /// mid-run), the finished run's end afterwards, or what a loaded file held. <see cref="Save"/> writes it.
+    /// </summary>
+    public TrainingCheckpoint? TrainingState { get; set; }
     public ParameterStore Store { get; } = new();
     public Optimizer? Optimizer { get; private set; }
     public Loss? Loss { get; private set; }
@@ -188,8 +212,12 @@ public sealed class Sequential
     /// the samples (before shuffling), as Keras does; <paramref name="validationData"/> takes precedence.
     /// The last batch of an epoch may be smaller.
     /// </summary>
+    /// <param name="resumeFrom">Continues a run from where this checkpoint stands (<see cref="ModelFile.Read(string)"/>),
+    /// the model holding its weights: <paramref name="epochs"/> stays the run's total, the rest of the interrupted
+    /// epoch gets exactly the batches and random draws the uninterrupted run would have, and the returned history
+    /// includes the checkpoint's epochs.</param>
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, (Tensor X, Tensor Y)? validationData = null,
-        double validationSplit = 0, bool shuffle = true, IReadOnlyList<Callback>? callbacks = null)
+        double validationSplit = 0, bool shuffle = true, IReadOnlyList<Callback>? callbacks = null, TrainingCheckpoint? resumeFrom = null)
     {
         RequireCompiled();
         CheckData(x, y, "training");
@@ -211,28 +239,47 @@ public sealed class Sequential
         var history = new History();
         var order = Enumerable.Range(0, trainCount).ToArray();
         int batches = (trainCount + batchSize - 1) / batchSize;
+        var plan = new TrainingCheckpoint { StepsPerEpoch = batches, GlobalBatch = batchSize, Seed = Seed, Epochs = epochs };
+        int firstEpoch = 0, firstBatch = 0;
+        var sums = new Dictionary<string, double>();
+        if (resumeFrom is { } from)
+        {
+            CheckResumable(from, plan);
+            (firstEpoch, firstBatch, sums) = (from.Epoch, from.Step, new Dictionary<string, double>(from.EpochSums));
+            foreach (var h in from.History) history.Record(h);
+        }
         StopTraining = false;
         foreach (var c in callbacks) c.OnTrainBegin(this);
-        for (int epoch = 0; epoch < epochs && !StopTraining; epoch++)
+        for (int epoch = firstEpoch; epoch < epochs && !StopTraining; epoch++)
         {
             foreach (var c in callbacks) c.OnEpochBegin(epoch);
+            // Each epoch's order is a function of the seed and the epoch alone (shuffled from the identity, not from the
+            // last epoch's order), so a run resumed at any epoch sees the same batches.
+            for (int i = 0; i < order.Length; i++) order[i] = i;
             if (shuffle) new Random(unchecked(Seed * 31 + epoch)).Shuffle(order);
-            double lossSum = 0;
-            long correct = 0, judged = 0, seen = 0;
-            for (int b = 0; b < batches; b++)
+            double lossSum = sums.GetValueOrDefault("loss_sum");
+            long correct = (long)sums.GetValueOrDefault("correct"), judged = (long)sums.GetValueOrDefault("judged"), seen = (long)sums.GetValueOrDefault("samples");
+            for (int b = epoch == firstEpoch ? firstBatch : 0; b < batches; b++)
             {
                 int start = b * batchSize, count = Math.Min(batchSize, trainCount - start);
                 _batchX.GatherFrom(x, order.AsSpan(start, count));
                 _batchY.GatherFrom(y, order.AsSpan(start, count));
+                SeekRandom((long)epoch * batches + b); // the step's draws depend on the step alone, so a resumed run repeats them
                 var (l, c, j) = ComputeGradients(_batchX, _batchY);
                 ApplyGradients();
                 lossSum += l * count;
                 correct += c;
                 judged += j;
                 seen += count;
+                TrainingState = plan with
+                {
+                    Epoch = epoch, Step = b + 1, History = Snapshot(history), Random = RandomStates,
+                    EpochSums = new Dictionary<string, double> { ["loss_sum"] = lossSum, ["samples"] = seen, ["correct"] = correct, ["judged"] = judged },
+                };
                 var logs = new BatchLogs(epoch, b, batches, seen, lossSum / seen, judged == 0 ? 0 : (double)correct / judged);
                 foreach (var cb in callbacks) cb.OnBatchEnd(logs);
             }
+            sums = [];
             var epochLogs = new Dictionary<string, double> { ["loss"] = lossSum / seen };
             if (Metrics.Count > 0) epochLogs["accuracy"] = (double)correct / judged;
             EvaluationResult? val = validationData is { } v ? Evaluate(v.X, v.Y, batchSize)
@@ -243,11 +290,28 @@ public sealed class Sequential
                 if (Metrics.Count > 0) epochLogs["val_accuracy"] = r.Accuracy;
             }
             history.Record(epochLogs);
+            TrainingState = plan with { Epoch = epoch + 1, Step = 0, History = Snapshot(history), Random = RandomStates };
             foreach (var c in callbacks) c.OnEpochEnd(epoch, epochLogs);
         }
         foreach (var c in callbacks) c.OnTrainEnd();
         return history;
     }
+
+    // A checkpoint resumes only the run it came from: the same batch, seed and epoch length.
+    private static void CheckResumable(TrainingCheckpoint from, TrainingCheckpoint plan)
+    {
+        if (from.GlobalBatch != plan.GlobalBatch)
+            throw new ArgumentException($"the checkpoint was trained with batches of {from.GlobalBatch}; resume it with the same batch size, not {plan.GlobalBatch}");
+        if (from.Seed != plan.Seed)
+            throw new ArgumentException($"the checkpoint's sample order has seed {from.Seed}, but the model's seed is {plan.Seed}");
+        if (from.StepsPerEpoch != plan.StepsPerEpoch)
+            throw new ArgumentException($"the checkpoint has {from.StepsPerEpoch} steps per epoch, but this data gives {plan.StepsPerEpoch}: it was taken on other data");
+        if (from.Epoch > plan.Epochs || from.Epoch == plan.Epochs && from.Step > 0)
+            throw new ArgumentException($"the checkpoint is already at epoch {from.Epoch + (from.Step > 0 ? 1 : 0)}; --epochs counts the run's total, so ask for more than that");
+    }
+
+    private static List<IReadOnlyDictionary<string, double>> Snapshot(History history) =>
+        [.. Enumerable.Range(0, history.Epochs).Select(e => (IReadOnlyDictionary<string, double>)history.Values.ToDictionary(kv => kv.Key, kv => kv.Value[e]))];
 
     /// <summary>Mean loss (with regularisation, as Keras reports it) and accuracy over (x, y), in inference mode.</summary>
     public EvaluationResult Evaluate(Tensor x, Tensor y, int batchSize = 32)
@@ -320,7 +384,7 @@ public sealed class Sequential
     }
 
     /// <summary>Writes architecture, weights and optimizer state to a checksummed file.</summary>
-    public void Save(string path) => ModelFile.Save(this, path);
+    public void Save(string path) => ModelFile.Save(this, path, TrainingState);
 
     /// <summary>Reads a file written by <see cref="Save"/>, refusing one that is corrupt or of another version.</summary>
     public static Sequential Load(string path) => ModelFile.Load(path);

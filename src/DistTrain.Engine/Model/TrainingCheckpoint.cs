@@ -1,0 +1,82 @@
+using System.Text.Json.Nodes;
+
+namespace DistTrain.Engine.Model;
+
+/// <summary>
+/// Where a training run stands and how it was planned: what a model file (format v2) holds besides the model, so that
+/// training resumes from it exactly. The position is <see cref="Step"/> steps into epoch <see cref="Epoch"/> (from 0;
+/// <see cref="Epochs"/> once training is over). Because each epoch's sample order depends only on the seed and the
+/// epoch, and each step's random draws only on the step (<see cref="LayerRandom"/>), the position is all a resumed
+/// run needs to see the very batches and masks the uninterrupted run would have seen next.
+/// </summary>
+public sealed record TrainingCheckpoint
+{
+    public int Epoch { get; init; }
+    public int Step { get; init; }
+    public int StepsPerEpoch { get; init; }
+
+    /// <summary>The plan: samples per step over all replicas, the seed of the sample order, the epochs asked for.</summary>
+    public int GlobalBatch { get; init; }
+    public int Seed { get; init; }
+    public int Epochs { get; init; }
+
+    /// <summary>Replicas the run trained on when the checkpoint was taken.</summary>
+    public int WorldSize { get; init; } = 1;
+
+    /// <summary>The epoch in progress's running sums (for example loss_sum, samples, correct, judged).</summary>
+    public IReadOnlyDictionary<string, double> EpochSums { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>One entry per finished epoch: loss, accuracy, val/test figures, as the run logged them.</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, double>> History { get; init; } = [];
+
+    /// <summary>The states of the model's random streams (<see cref="Sequential.RandomStates"/>), rank 0's in a distributed run.</summary>
+    public IReadOnlyList<RandomState> Random { get; init; } = [];
+
+    /// <summary>Steps taken since the start of training: the step the next draws belong to.</summary>
+    public long GlobalStep => (long)Epoch * StepsPerEpoch + Step;
+
+    public JsonObject ToJson() => new()
+    {
+        ["epoch"] = Epoch, ["step"] = Step, ["steps_per_epoch"] = StepsPerEpoch,
+        ["global_batch"] = GlobalBatch, ["seed"] = Seed, ["epochs"] = Epochs, ["world_size"] = WorldSize,
+        ["epoch_sums"] = Figures(EpochSums),
+        ["history"] = new JsonArray([.. History.Select(h => (JsonNode)Figures(h))]),
+        ["random"] = new JsonArray([.. Random.Select(r => (JsonNode)new JsonArray(r.Stream, r.Step, r.Counter))]),
+    };
+
+    /// <summary>Reads <see cref="ToJson"/>'s form; a missing or malformed field is named in the error.</summary>
+    public static TrainingCheckpoint FromJson(JsonNode? node, string source)
+    {
+        try
+        {
+            var o = node?.AsObject() ?? throw new FormatException("it is not an object");
+            var c = new TrainingCheckpoint
+            {
+                Epoch = Int(o, "epoch"), Step = Int(o, "step"), StepsPerEpoch = Int(o, "steps_per_epoch"),
+                GlobalBatch = Int(o, "global_batch"), Seed = (int)o["seed"]!, Epochs = Int(o, "epochs"), WorldSize = Int(o, "world_size"),
+                EpochSums = ReadFigures(o["epoch_sums"]),
+                History = [.. (o["history"]?.AsArray() ?? []).Select(ReadFigures)],
+                Random = [.. (o["random"]?.AsArray() ?? []).Select(r => new RandomState((int)r![0]!, (long)r[1]!, (long)r[2]!))],
+            };
+            if (c.StepsPerEpoch < 1 || c.GlobalBatch < 1 || c.Step > c.StepsPerEpoch || c.Epoch > c.Epochs)
+                throw new FormatException($"position epoch {c.Epoch}, step {c.Step} of {c.StepsPerEpoch} (of {c.Epochs} epochs, batch {c.GlobalBatch}) is impossible");
+            return c;
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException or ArgumentException)
+        {
+            throw new InvalidDataException($"{source}: the training state is malformed ({e.Message})");
+        }
+    }
+
+    private static int Int(JsonObject o, string name) =>
+        (int?)o[name] is int v && v >= 0 ? v : throw new FormatException($"'{name}' must be a non-negative integer");
+
+    // JSON has no NaN or infinity (a diverged loss): those travel as strings, in round-trip form like every figure.
+    private static JsonObject Figures(IReadOnlyDictionary<string, double> figures) =>
+        new([.. figures.Select(kv => KeyValuePair.Create(kv.Key, double.IsFinite(kv.Value)
+            ? (JsonNode?)JsonValue.Create(kv.Value) : JsonValue.Create(kv.Value.ToString(System.Globalization.CultureInfo.InvariantCulture))))]);
+
+    private static Dictionary<string, double> ReadFigures(JsonNode? node) =>
+        (node?.AsObject() ?? []).ToDictionary(kv => kv.Key, kv => kv.Value is JsonValue v && v.TryGetValue(out string? text)
+            ? double.Parse(text, System.Globalization.CultureInfo.InvariantCulture) : (double)kv.Value!);
+}
