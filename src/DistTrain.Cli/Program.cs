@@ -16,5 +16,7 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     ClusterCommands.JobsCommand(),
     ClusterCommands.WorkersCommand(),
     ClusterCommands.Cancel(),
+    CheckpointCommands.List(),
+    CheckpointCommands.Export(),
 };
 return CliRunner.Invoke(root, args);

@@ -15,7 +15,10 @@ namespace DistTrain.Coordinator;
 /// <summary>How a coordinator listens, where it keeps its state, and when it counts a worker lost.</summary>
 /// <param name="SiloPort">The port other coordinators of a Redis cluster reach this one's silo at (0: a free one).</param>
 /// <param name="MissedHeartbeats">Heartbeats (2 s apart) a worker may miss before it is lost.</param>
-public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3);
+/// <param name="CheckpointDir">Where the checkpoint store keeps its files (default: "checkpoints" under the state directory,
+/// or under the data cache when the state lives in Redis or PostgreSQL).</param>
+public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3,
+    string? CheckpointDir = null);
 
 /// <summary>
 /// The coordinator process: the Jobs, Workers and Datasets services on a cleartext HTTP/2 endpoint, and an Orleans
@@ -49,12 +52,17 @@ public static class CoordinatorHost
             o.MaxSendMessageSize = null;
         });
         var preparer = new DatasetPreparer(options.DataDir, log);
-        builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare, DatasetPreparer.Find));
+        var store = new Checkpoints.FileCheckpointStore(options.CheckpointDir
+            ?? Path.Combine(options.Storage.Kind == "file" ? options.Storage.Target : Data.DataCache.Root, "checkpoints"));
+        builder.Services.AddSingleton(sp => new Checkpoints.CheckpointKeeper(sp.GetRequiredService<IGrainFactory>(), store, m => log($"warning: {m}")));
+        builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare, DatasetPreparer.Find,
+            sp.GetRequiredService<Checkpoints.CheckpointKeeper>()));
         builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l => l.Protocols = HttpProtocols.Http2));
         var app = builder.Build();
         app.MapGrpcService<JobsService>();
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();
+        app.MapGrpcService<CheckpointsService>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         return (app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
     }

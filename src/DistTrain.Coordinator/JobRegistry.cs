@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using DistTrain.Engine.Model;
 using DistTrain.Engine.Spec;
 using DistTrain.Protos;
@@ -17,13 +18,17 @@ public sealed record PreparedDataset(string Digest, string Path, int TrainSample
 /// matters to another coordinator of the same cluster, apart from the prepared datasets (found again on disk by digest)
 /// and the signal that wakes this process's watchers.
 /// </summary>
-public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedDataset> prepare, Func<string, PreparedDataset?>? findDataset = null)
+public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedDataset> prepare, Func<string, PreparedDataset?>? findDataset = null,
+    Checkpoints.CheckpointKeeper? checkpoints = null)
 {
     /// <summary>How long one call into a worker grain waits for an assignment; the caller asks again until it has one.</summary>
     private static readonly TimeSpan AssignmentPoll = TimeSpan.FromSeconds(20);
 
     /// <summary>How long a job below its minimum waits for workers unless its spec says otherwise.</summary>
     public const int DefaultWaitForWorkersSeconds = 60;
+
+    /// <summary>Checkpoints a job keeps unless its spec says otherwise.</summary>
+    public const int DefaultKeepCheckpoints = 3;
 
     private readonly object _sync = new();
     private readonly Dictionary<string, PreparedDataset> _datasets = [];
@@ -42,14 +47,22 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.MinWorkers < 0 || spec.MinWorkers > spec.Workers)
             throw new ArgumentException($"--min-workers must be between 1 and the job's {spec.Workers} workers, got {spec.MinWorkers}");
         if (spec.WaitForWorkersSeconds < 0) throw new ArgumentException($"--wait-for-workers must be at least 0 s, got {spec.WaitForWorkersSeconds}");
+        if (spec.CheckpointEvery < 0) throw new ArgumentException($"--checkpoint-every must be at least 0 steps (0: every epoch), got {spec.CheckpointEvery}");
+        if (spec.KeepCheckpoints is < 0 or > 1000) throw new ArgumentException($"--keep-checkpoints must be between 1 and 1000, got {spec.KeepCheckpoints}");
+        if (spec.MaxRestarts is < 0 or > 1000) throw new ArgumentException($"--max-restarts must be between 0 and 1000, got {spec.MaxRestarts}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
+        int stepsPerEpoch = ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize);
+        var resume = (From: (ImmutableList<CheckpointRecord>?)null, Warnings: (ImmutableList<string>?)null, History: (ImmutableList<EpochRecord>?)null);
+        if (spec.ResumeFrom.Length > 0)
+            resume = await (checkpoints ?? throw new InvalidOperationException("this coordinator keeps no checkpoints")).ResumeAsync(spec, stepsPerEpoch, CancellationToken.None);
         lock (_sync) _datasets[data.Digest] = data;
         string id = await Index.NewJob();
         await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),
-            ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize), data.TrainSamples, data.TestSamples, data.Digest, spec.Workers,
-            Math.Max(1, spec.MinWorkers), spec.WaitForWorkersSeconds > 0 ? spec.WaitForWorkersSeconds : DefaultWaitForWorkersSeconds));
+            stepsPerEpoch, data.TrainSamples, data.TestSamples, data.Digest, spec.Workers,
+            Math.Max(1, spec.MinWorkers), spec.WaitForWorkersSeconds > 0 ? spec.WaitForWorkersSeconds : DefaultWaitForWorkersSeconds,
+            spec.KeepCheckpoints > 0 ? spec.KeepCheckpoints : DefaultKeepCheckpoints, spec.MaxRestarts, resume.From, resume.Warnings, resume.History));
         await Scheduler.Enqueue(id);
         Signal();
         return await GetAsync(id);
@@ -134,6 +147,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             DatasetDigest = job.DatasetDigest, Generation = job.Generation, Ended = job.IsFinal, Waiting = job.ShortSinceUtc is not null,
         };
         a.Peers.AddRange(job.Workers);
+        a.Checkpoints.AddRange(job.StartingPoints.Select(c => c.Digest));
         return a;
     }
 
@@ -191,12 +205,10 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Loss.Record(report.TestLoss, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 DistTrainMetrics.Accuracy.Record(report.TestAccuracy, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 // A report retried across a coordinator restart, or sent again by a re-formed worker set's rank 0, may
-                // arrive twice: an epoch is recorded once (the grain also refuses a second row), with its checkpoint.
-                bool fresh = !job.History.Any(e => e.Epoch == report.Epoch);
-                if (fresh)
+                // arrive twice: an epoch is recorded once (the grain also refuses a second row).
+                if (!job.History.Any(e => e.Epoch == report.Epoch))
                     await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
                         report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds, report.Samples, report.LostSamples, report.DuplicatedSamples)));
-                if (fresh && report.Checkpoint.Length > 0) await grain.Update(new JobCheckpointed(report.Checkpoint));
                 if (report.Finished) await grain.Update(new JobCompleted());
             }
             else
@@ -228,8 +240,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         }
     }
 
-    public async Task<Job> GetAsync(string jobId) =>
-        ToProto(await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}"));
+    public async Task<Job> GetAsync(string jobId) => ToProto(await RecordAsync(jobId));
+
+    /// <summary>A job's record; throws naming it when there is none.</summary>
+    public async Task<JobRecord> RecordAsync(string jobId) => await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
+
+    /// <summary>A worker's record, or null when it never registered.</summary>
+    public Task<WorkerRecord?> WorkerAsync(string workerId) => WorkerGrain(workerId).Get();
 
     /// <summary>Every job, newest first.</summary>
     public async Task<IReadOnlyList<Job>> ListAsync()
@@ -302,6 +319,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         Signal();
     }
 
+    /// <summary>Wakes this coordinator's watchers: something changed outside the registry (a checkpoint stored).</summary>
+    public void Changed() => Signal();
+
     private void Signal()
     {
         lock (_sync)
@@ -323,6 +343,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         };
         job.Workers.AddRange(r.Workers);
         job.Generation = r.Generation;
+        job.Restarts = r.Restarts;
+        job.Checkpoints.AddRange((r.Checkpoints ?? []).Reverse().Select(Checkpoints.CheckpointKeeper.ToProto));
         job.History.AddRange(r.History.Select(e => new EpochSummary
         {
             Epoch = e.Epoch, Loss = e.Loss, Accuracy = e.Accuracy, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
@@ -333,6 +355,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         {
             TimeUnixMs = new DateTimeOffset(DateTime.SpecifyKind(e.TimeUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(), OldWorld = e.OldWorld,
             NewWorld = e.NewWorld, Reason = e.Reason, Epoch = e.Epoch, Step = e.Step, PauseSeconds = e.PauseSeconds, Generation = e.Generation,
+            Kind = e.Kind ?? JobEvent.Membership,
         }));
         return job;
     }

@@ -14,7 +14,9 @@ public abstract record JobChange
 [GenerateSerializer, Immutable]
 public sealed record JobSubmitted([property: Id(0)] string Spec, [property: Id(1)] int StepsPerEpoch, [property: Id(2)] int TrainSamples,
     [property: Id(3)] int TestSamples, [property: Id(4)] string DatasetDigest, [property: Id(5)] int Workers,
-    [property: Id(6)] int MinWorkers = 1, [property: Id(7)] int WaitForWorkersSeconds = 60) : JobChange
+    [property: Id(6)] int MinWorkers = 1, [property: Id(7)] int WaitForWorkersSeconds = 60, [property: Id(8)] int KeepCheckpoints = 3,
+    [property: Id(9)] int MaxRestarts = 0, [property: Id(10)] ImmutableList<CheckpointRecord>? ResumeFrom = null,
+    [property: Id(11)] ImmutableList<string>? Warnings = null, [property: Id(12)] ImmutableList<EpochRecord>? History = null) : JobChange
 {
     public override string Name => "submit";
 }
@@ -42,9 +44,9 @@ public sealed record JobEpochEnded([property: Id(0)] EpochRecord Epoch) : JobCha
     public override string Name => "epoch end";
 }
 
-/// <summary>A checkpoint of the model was written at this reference.</summary>
+/// <summary>A checkpoint was stored; the job keeps its newest few (the record's KeepCheckpoints).</summary>
 [GenerateSerializer, Immutable]
-public sealed record JobCheckpointed([property: Id(0)] string Reference) : JobChange
+public sealed record JobCheckpointed([property: Id(0)] CheckpointRecord Checkpoint) : JobChange
 {
     public override string Name => "checkpoint";
 }
@@ -98,4 +100,14 @@ public sealed record JobShort([property: Id(0)] ImmutableList<string> Workers, [
 public sealed record JobRecovered([property: Id(0)] long Generation, [property: Id(1)] double Seconds) : JobChange
 {
     public override string Name => "recover";
+}
+
+/// <summary>
+/// A running job that would fail for want of workers goes back to Pending instead (it has restarts left): its worker
+/// set is emptied under a new generation, and the scheduler places it again; its workers start from its latest checkpoint.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record JobRestarted([property: Id(0)] string Reason, [property: Id(1)] long Generation) : JobChange
+{
+    public override string Name => "restart";
 }

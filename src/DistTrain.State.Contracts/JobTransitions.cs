@@ -7,6 +7,7 @@ namespace DistTrain.State;
 /// <code>
 ///   (none)   ── submit ──► Pending
 ///   Pending  ── start ───► Running          Pending ── fail / cancel ──► Failed / Cancelled
+///   Running  ── restart ──► Pending         (for want of workers, with restarts left)
 ///   Running  ── progress, epoch end, checkpoint, re-form, wait for workers, recover ──► Running
 ///   Running  ── complete ──► Completed      Running ── fail / cancel ──► Failed / Cancelled
 ///   Completed ── checkpoint ──► Completed   (the final model is written after the last epoch)
@@ -19,8 +20,7 @@ public static class JobTransitions
     {
         if (job is null)
             return change is JobSubmitted s
-                ? new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
-                    [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers, s.MinWorkers, [], s.WaitForWorkersSeconds)
+                ? Submitted(jobId, s, nowUtc)
                 : throw new InvalidJobChangeException($"{jobId} does not exist; it cannot {change.Name}");
         var next = (job.Phase, change) switch
         {
@@ -58,7 +58,18 @@ public static class JobTransitions
                 Events = (job.Events ?? []).Select(e => e.Generation == r.Generation && e.PauseSeconds == 0 ? e with { PauseSeconds = r.Seconds } : e)
                     .ToImmutableList(),
             },
-            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => job with { Checkpoint = c.Reference },
+            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) when (job.Checkpoints ?? []).Any(k => k.Digest == c.Checkpoint.Digest) => job,
+            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => job with
+            {
+                Checkpoint = c.Checkpoint.Digest,
+                Checkpoints = Newest((job.Checkpoints ?? []).Add(c.Checkpoint), Math.Max(1, job.KeepCheckpoints)),
+            },
+            (JobPhase.Running, JobRestarted r) => job with
+            {
+                Phase = JobPhase.Pending, Workers = [], WorkerIds = [], Generation = r.Generation, ShortSinceUtc = null, Restarts = job.Restarts + 1,
+                Events = (job.Events ?? []).Add(new JobEvent(nowUtc, job.ShortSinceUtc is null ? job.WorkerIds.Count : 0, 0,
+                    $"restart {job.Restarts + 1} of {job.MaxRestarts}: {r.Reason}", job.Epoch, job.Step, 0, r.Generation, JobEvent.Restart)),
+            },
             (JobPhase.Running, JobCompleted) => job with { Phase = JobPhase.Completed },
             (JobPhase.Pending or JobPhase.Running, JobFailed f) => job with { Phase = JobPhase.Failed, Error = f.Reason },
             (JobPhase.Pending or JobPhase.Running, JobCancelled c) => job with { Phase = JobPhase.Cancelled, Error = c.Reason },
@@ -68,6 +79,22 @@ public static class JobTransitions
         };
         return next with { UpdatedUtc = nowUtc };
     }
+
+    private static JobRecord Submitted(string jobId, JobSubmitted s, DateTime nowUtc)
+    {
+        ImmutableList<JobEvent> events = [];
+        if (s.ResumeFrom is [var first, ..])
+            events = events.Add(new JobEvent(nowUtc, 0, 0, $"resumes from {first.JobId}'s checkpoint {first.Digest[..12]} after {first.EpochsDone} epochs and {first.Step} steps",
+                first.EpochsDone + 1, first.Step, 0, 0, JobEvent.Resume));
+        events = events.AddRange((s.Warnings ?? []).Select(w => new JobEvent(nowUtc, 0, 0, w, 0, 0, 0, 0, JobEvent.Warning)));
+        return new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
+            s.History ?? [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers, s.MinWorkers, events, s.WaitForWorkersSeconds,
+            KeepCheckpoints: s.KeepCheckpoints, MaxRestarts: s.MaxRestarts, ResumeFrom: s.ResumeFrom ?? []);
+    }
+
+    // The newest `keep` of a list kept oldest first.
+    private static ImmutableList<CheckpointRecord> Newest(ImmutableList<CheckpointRecord> all, int keep) =>
+        all.Count <= keep ? all : all.RemoveRange(0, all.Count - keep);
 }
 
 /// <summary>A change that the job's phase does not allow; the record is left as it was.</summary>

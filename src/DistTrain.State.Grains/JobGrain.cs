@@ -164,9 +164,20 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
             _waitTimer = null;
             if (Record is not { Phase: JobPhase.Running, ShortSinceUtc: { } shortSince } r) return;
             string lost = r.Events?.LastOrDefault(e => e.NewWorld == 0)?.Reason ?? "workers were lost";
-            await Update(new JobFailed(
-                $"fewer than its minimum of {Math.Max(1, r.MinWorkers)} workers since {shortSince:HH:mm:ss} UTC ({lost}); no worker joined within {r.WaitForWorkersSeconds} s"));
+            string why = $"fewer than its minimum of {Math.Max(1, r.MinWorkers)} workers since {shortSince:HH:mm:ss} UTC ({lost}); no worker joined within {r.WaitForWorkersSeconds} s";
+            if (r.Restarts < r.MaxRestarts) await RestartAsync(r, why);
+            else await Update(new JobFailed(why));
         }, new GrainTimerCreationOptions(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan));
+    }
+
+    // Back to Pending, to be placed again when workers are free; its workers start from its latest checkpoint. The
+    // members still holding on (below the minimum) are let go: they may well be placed in it again.
+    private async Task RestartAsync(JobRecord job, string reason)
+    {
+        long generation = await GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key).NewGeneration();
+        await Update(new JobRestarted(reason, generation));
+        foreach (string w in job.WorkerIds) GrainFactory.GetGrain<IWorkerGrain>(w).Release(job.Id).Ignore();
+        GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Enqueue(job.Id).Ignore();
     }
 
     private void ClearGathering()

@@ -54,6 +54,14 @@ public static class DistTrainMetrics
         description: "From a membership change's cause (a broken ring, a join) to the first step committed by the new worker set",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60] });
 
+    public static readonly Histogram<double> CheckpointPause = Meter.CreateHistogram("disttrain.checkpoint.pause", unit: "s",
+        description: "Time training stood still for a checkpoint: the copy of rank 0's buffers",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1] });
+
+    public static readonly Histogram<double> CheckpointUpload = Meter.CreateHistogram("disttrain.checkpoint.upload", unit: "s",
+        description: "Time to write a checkpoint's file and upload it to the coordinator, in the background of training",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+
     public static TagList JobRank(string job, int rank) => new() { { "job", job }, { "rank", rank } };
 
     public static TagList JobSplit(string job, string split) => new() { { "job", job }, { "split", split } };

@@ -7,7 +7,10 @@ namespace DistTrain.Worker;
 /// <summary>What a rank is asked to train.</summary>
 /// <param name="GlobalBatch">Samples per step across all ranks; each rank takes ⌊G/N⌋ or ⌈G/N⌉ (<see cref="ShardPlan"/>).</param>
 /// <param name="ConsistencyCheckEvery">Compare parameter hashes every this many steps (0 = never).</param>
-public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0);
+/// <param name="CheckpointEvery">Rank 0 offers a checkpoint every this many steps (0 = at every epoch's end but the last,
+/// whose model is the final one its caller takes).</param>
+public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0,
+    int CheckpointEvery = 0);
 
 /// <summary>One training step on this rank: where it was, its local loss and samples, and how long it and its allreduces took.</summary>
 public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Loss, int Samples, double Seconds, double AllreduceSeconds,
@@ -44,6 +47,8 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     private readonly Tensor _x = new(0), _y = new(0);
     private readonly float[] _stepSums = new float[6];
     private float[] _stateBefore = [];
+    private string? _specJson;
+    private int _stepsPerEpoch;
     // Operation numbers for the trainer's own collectives, far from the gradient buckets' counter.
     private long _controlOperation = 1L << 40;
 
@@ -52,6 +57,12 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
 
     /// <summary>Called after every step.</summary>
     public Action<StepStats>? OnStep { get; init; }
+
+    /// <summary>
+    /// Called on rank 0 with a copy of the whole training state when a checkpoint is due (see
+    /// <see cref="TrainingPlan.CheckpointEvery"/>); training goes on while the receiver writes or uploads it.
+    /// </summary>
+    public Action<CheckpointSnapshot>? OnCheckpoint { get; init; }
 
     /// <summary>Called on every rank after each epoch, with the figures combined over all ranks.</summary>
     public Action<EpochResult>? OnEpoch { get; init; }
@@ -73,13 +84,13 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     {
         int n = ring.Transport.WorldSize, rank = ring.Transport.Rank;
         ShardPlan.Validate(trainX.Batch, plan.GlobalBatch, n);
-        int stepsPerEpoch = ShardPlan.StepsPerEpoch(trainX.Batch, plan.GlobalBatch);
+        int stepsPerEpoch = _stepsPerEpoch = ShardPlan.StepsPerEpoch(trainX.Batch, plan.GlobalBatch);
         model.UseRandomStream(rank); // each replica its own dropout masks and augmentations (rank 0 keeps the seed's own stream)
         var results = new List<EpochResult>();
         var p = Progress;
         // Before the first step every replica must hold the same state: after a failure or a join, some do not yet;
         // a seed or spec that differs between workers at the start is caught by the consistency check below.
-        Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
+        Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, plan.Epochs, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
         _controlOperation += 2;
         if (rank == 0 && Synchronized.Transferred && p.LastEpoch is { } reported) OnEpoch?.Invoke(reported with { Repeated = true }); // in case its reporter was lost
         if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
@@ -96,6 +107,9 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 _y.GatherFrom(trainY, batches[k]);
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 SaveState();
+                // The step's dropout masks and augmentations depend on the step and the rank alone: a step done again on
+                // a new ring, or after a resume, draws them again.
+                model.SeekRandom((long)epoch * stepsPerEpoch + k);
                 float loss;
                 try
                 {
@@ -114,6 +128,8 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 var (allreduceSeconds, bytesSent) = _replica.LastStepAllreduce;
                 OnStep?.Invoke(new StepStats(epoch + 1, k + 1, batches.Length, loss, batches[k].Length,
                     System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, allreduceSeconds, bytesSent));
+                if (rank == 0 && plan.CheckpointEvery > 0 && ((long)epoch * stepsPerEpoch + k + 1) % plan.CheckpointEvery == 0)
+                    OnCheckpoint?.Invoke(Snapshot(final: false));
                 if (plan.ConsistencyCheckEvery > 0 && p.Position(stepsPerEpoch) % plan.ConsistencyCheckEvery == 0)
                     await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
                 if (_stepSums[5] > 0)
@@ -131,10 +147,18 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
             var result = new EpochResult(epoch + 1, p.LossSum / Math.Max(1, p.Samples), p.Correct / Math.Max(1, p.Judged), sums[0] / Math.Max(1, sums[1]),
                 sums[2] / Math.Max(1, sums[3]), p.Samples / seconds, seconds, (long)p.Samples, (long)p.LostSamples, (long)p.DuplicatedSamples);
             p.FinishEpoch(result, NowUnixMs());
+            if (rank == 0 && plan.CheckpointEvery == 0 && p.Epoch < plan.Epochs) OnCheckpoint?.Invoke(Snapshot(final: false));
             results.Add(result);
             OnEpoch?.Invoke(result);
         }
         return results;
+    }
+
+    /// <summary>A copy of this replica's whole training state as it stands (every replica holds the same).</summary>
+    public CheckpointSnapshot Snapshot(bool final)
+    {
+        _specJson ??= Engine.Spec.ModelSpec.ToJson(model).ToJsonString();
+        return CheckpointSnapshot.Take(model, _specJson, Progress.ToCheckpoint(plan, _stepsPerEpoch, ring.Transport.WorldSize, model.RandomStates), final);
     }
 
     /// <summary>Compares parameter hashes across ranks now; throws naming the ranks that differ.</summary>

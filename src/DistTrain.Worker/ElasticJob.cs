@@ -26,10 +26,14 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     /// <summary>Opens this worker's ring for a generation.</summary>
     public required Func<Assignment, GrpcRingTransport> Connect { get; init; }
 
-    public async Task RunAsync(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, Dataset data, string checkpointPath,
-        CancellationToken cancellationToken)
+    /// <summary>The coordinator's checkpoint store: rank 0 uploads to it, and a worker without state starts from it.</summary>
+    public required Checkpoints.CheckpointsClient Checkpoints { get; init; }
+
+    public async Task RunAsync(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, Dataset data, CancellationToken cancellationToken)
     {
         long interruptedAt = 0; // when training was last interrupted (Stopwatch ticks), until the next ring commits a step
+        bool started = false;
+        var uploader = new CheckpointUploader(Checkpoints, workerId, a.JobId, () => a.Generation, log);
         while (true)
         {
             if (a.Ended)
@@ -48,12 +52,20 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 a = await NextAsync(a, a.Spec.WaitForWorkersSeconds, cancellationToken);
                 continue;
             }
+            if (!started)
+            {
+                // This worker holds no state of the job yet: it starts from the job's latest checkpoint, if it has one.
+                // Members that hold newer state pass it on when the ring forms (ReplicaState).
+                started = true;
+                await new CheckpointLoader(Checkpoints, workerId, log).LoadAsync(a, model, progress, plan, ShardPlan.StepsPerEpoch(data.TrainX.Batch, plan.GlobalBatch),
+                    cancellationToken);
+            }
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var stopWatching = new CancellationTokenSource();
             var watch = WatchAsync(a, interrupt, stopWatching.Token);
             var transport = Connect(a);
             bool closed = false;
-            var trainer = Trainer(a, model, plan, progress, new RingAllreduce(transport, new RingOptions(Timeout: collectiveTimeout)), checkpointPath,
+            var trainer = Trainer(a, model, plan, progress, new RingAllreduce(transport, new RingOptions(Timeout: collectiveTimeout)), uploader,
                 () => interruptedAt, () => interruptedAt = 0);
             try
             {
@@ -90,6 +102,12 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 {
                 }
             }
+            // The job completes with the last epoch's report, so rank 0 first stores the final model with the coordinator.
+            if (a.Rank == 0 && !trainer.Stopped && progress.Epoch >= plan.Epochs && progress.LastEpoch is { } last)
+            {
+                await uploader.FinishAsync(trainer.Snapshot(final: true), cancellationToken);
+                reporter.Post(EpochReport(a, last, plan));
+            }
             // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
             await reporter.FlushAsync();
             if (trainer.Stopped) log($"{workerId}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
@@ -98,7 +116,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     }
 
     private DistributedTrainer Trainer(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, RingAllreduce ring,
-        string checkpointPath, Func<long> interruptedAt, Action recovered)
+        CheckpointUploader uploader, Func<long> interruptedAt, Action recovered)
     {
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.FromSeconds(-1);
@@ -127,25 +145,25 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 lastReport = clock.Elapsed;
                 reporter.Post(new ProgressReport { WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss });
             },
-            // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one finishes the job.
+            // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one, which finishes
+            // the job, waits until the final model is stored (RunAsync).
             OnEpoch = e =>
             {
-                if (a.Rank != 0) return;
-                // Every replica holds the same weights, so rank 0's copy is the job's checkpoint (not for an epoch reported
-                // again after a re-form: the weights have moved on since).
-                if (!e.Repeated) model.Save(checkpointPath);
-                reporter.Post(new ProgressReport
-                {
-                    WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
-                    SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-                    EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Checkpoint = e.Repeated ? "" : $"{workerId}:{checkpointPath}",
-                    Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
-                });
+                if (a.Rank == 0 && e.Epoch < plan.Epochs) reporter.Post(EpochReport(a, e, plan));
             },
+            // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
+            OnCheckpoint = uploader.Offer,
             // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
             StopRequested = () => reporter.StopAsked,
         };
     }
+
+    private ProgressReport EpochReport(Assignment a, EpochResult e, TrainingPlan plan) => new()
+    {
+        WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
+        SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
+        EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
+    };
 
     // The long poll kept open while training: returns the next generation's assignment (and interrupts training) once
     // the coordinator forms one or the job ends; null when stopped first.

@@ -14,12 +14,12 @@ namespace DistTrain.Worker;
 /// </summary>
 public static class ReplicaState
 {
-    /// <summary>Floats in the buffer for this model (its optimizer's slots laid out first).</summary>
-    public static int Length(Sequential model)
+    /// <summary>Floats in the buffer for this model (its optimizer's slots laid out first) and a plan of <paramref name="epochs"/> epochs.</summary>
+    public static int Length(Sequential model, int epochs)
     {
         var store = model.Store;
         model.Optimizer!.EnsureSlots(store.Values.Length);
-        return store.Values.Length * (1 + model.Optimizer.Slots.Count) + store.State.Length + 2 * TrainingProgress.Length;
+        return store.Values.Length * (1 + model.Optimizer.Slots.Count) + store.State.Length + 2 * TrainingProgress.Length(epochs);
     }
 
     public static void Write(Sequential model, TrainingProgress progress, Span<float> buffer)
@@ -29,7 +29,7 @@ public static class ReplicaState
         Put(store.Values, buffer, ref at);
         Put(store.State, buffer, ref at);
         foreach (var slot in model.Optimizer!.Slots) Put(slot, buffer, ref at);
-        progress.WriteTo(MemoryMarshal.Cast<float, double>(buffer.Slice(at, 2 * TrainingProgress.Length)), model.Optimizer.Iterations);
+        progress.WriteTo(MemoryMarshal.Cast<float, double>(buffer[at..]), model.Optimizer.Iterations);
     }
 
     public static void Read(Sequential model, TrainingProgress progress, ReadOnlySpan<float> buffer)
@@ -40,7 +40,7 @@ public static class ReplicaState
         Take(buffer, store.State, ref at);
         var slots = model.Optimizer!.Slots.ToArray();
         foreach (var slot in slots) Take(buffer, slot, ref at);
-        long iterations = progress.ReadFrom(MemoryMarshal.Cast<float, double>(buffer.Slice(at, 2 * TrainingProgress.Length)));
+        long iterations = progress.ReadFrom(MemoryMarshal.Cast<float, double>(buffer[at..]));
         model.Optimizer.Restore(iterations, slots);
     }
 
@@ -48,7 +48,7 @@ public static class ReplicaState
     /// Brings every member of a newly formed ring to the most advanced member's state. Returns the source rank and
     /// whether a transfer was needed. Uses operations <paramref name="operation"/> and the one after it.
     /// </summary>
-    public static async Task<(int Source, bool Transferred)> SynchronizeAsync(Sequential model, TrainingProgress progress, int stepsPerEpoch,
+    public static async Task<(int Source, bool Transferred)> SynchronizeAsync(Sequential model, TrainingProgress progress, int stepsPerEpoch, int epochs,
         RingAllreduce ring, RingBroadcast broadcast, long operation, CancellationToken cancellationToken)
     {
         int n = ring.Transport.WorldSize, rank = ring.Transport.Rank;
@@ -73,7 +73,7 @@ public static class ReplicaState
         for (int r = 1; r < n; r++) if (positions[r] > positions[source]) source = r;
         bool agree = Enumerable.Range(0, n).All(r => positions[r] == positions[source] && hashes[r] == hashes[source]);
         if (agree) return (source, false);
-        var buffer = new float[Length(model)];
+        var buffer = new float[Length(model, epochs)];
         if (rank == source) Write(model, progress, buffer);
         await broadcast.BroadcastAsync(buffer, source, operation + 1, cancellationToken).ConfigureAwait(false);
         if (rank != source) Read(model, progress, buffer);

@@ -1,3 +1,5 @@
+using DistTrain.Engine.Model;
+
 namespace DistTrain.Worker;
 
 /// <summary>
@@ -27,8 +29,11 @@ public sealed class TrainingProgress
     /// <summary>When the epoch started, Unix ms (a rank that joins mid-epoch times it from the same start).</summary>
     public double EpochStartUnixMs { get; set; }
 
+    /// <summary>The finished epochs, oldest first: a checkpoint's history, whichever replica writes it.</summary>
+    public List<EpochResult> History { get; } = [];
+
     /// <summary>The last finished epoch, so that whichever rank 0 a re-formed ring has can report it again if it was lost.</summary>
-    public EpochResult? LastEpoch { get; set; }
+    public EpochResult? LastEpoch => History.Count > 0 ? History[^1] : null;
 
     /// <summary>A total order on positions: evaluation of an epoch (Step = steps) comes after its last step, before the next epoch.</summary>
     public long Position(int stepsPerEpoch) => (long)Epoch * (stepsPerEpoch + 1) + Step;
@@ -56,26 +61,29 @@ public sealed class TrainingProgress
     /// <summary>Closes the epoch with its results and starts the next.</summary>
     public void FinishEpoch(EpochResult result, double nowUnixMs)
     {
-        LastEpoch = result;
+        History.Add(result);
         Epoch++;
         Step = 0;
         LossSum = Samples = Correct = Judged = LostSamples = DuplicatedSamples = 0;
         EpochStartUnixMs = nowUnixMs;
     }
 
-    /// <summary>Doubles in <see cref="WriteTo"/>'s layout.</summary>
-    public const int Length = 21;
+    private const int Scalars = 11, PerEpoch = 10;
 
-    /// <summary>Writes the progress and the optimizer's step count as doubles, for a state transfer.</summary>
+    /// <summary>Doubles in <see cref="WriteTo"/>'s layout for a plan of <paramref name="epochs"/> epochs.</summary>
+    public static int Length(int epochs) => Scalars + PerEpoch * epochs;
+
+    /// <summary>Writes the progress, its history and the optimizer's step count as doubles, for a state transfer.</summary>
     public void WriteTo(Span<double> d, long optimizerIterations)
     {
         d.Clear();
-        (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9]) =
-            (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs, optimizerIterations);
-        if (LastEpoch is { } e)
+        (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10]) =
+            (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs, optimizerIterations, History.Count);
+        for (int i = 0; i < History.Count; i++)
         {
-            d[10] = 1;
-            (d[11], d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19], d[20]) = (e.Epoch, e.Loss, e.Accuracy, e.TestLoss, e.TestAccuracy,
+            var e = History[i];
+            var h = d.Slice(Scalars + PerEpoch * i, PerEpoch);
+            (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]) = (e.Epoch, e.Loss, e.Accuracy, e.TestLoss, e.TestAccuracy,
                 e.SamplesPerSecond, e.Seconds, e.Samples, e.LostSamples, e.DuplicatedSamples);
         }
     }
@@ -85,10 +93,49 @@ public sealed class TrainingProgress
     {
         (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs) =
             ((int)d[0], (int)d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8]);
-        LastEpoch = d[10] == 1
-            ? new EpochResult((int)d[11], d[12], d[13], d[14], d[15], d[16], d[17], (long)d[18], (long)d[19], (long)d[20])
-            : null;
+        History.Clear();
+        for (int i = 0; i < (int)d[10]; i++)
+        {
+            var h = d.Slice(Scalars + PerEpoch * i, PerEpoch);
+            History.Add(new EpochResult((int)h[0], h[1], h[2], h[3], h[4], h[5], h[6], (long)h[7], (long)h[8], (long)h[9]));
+        }
         return (long)d[9];
+    }
+
+    /// <summary>The progress as a model file's training state, under <paramref name="plan"/>.</summary>
+    public TrainingCheckpoint ToCheckpoint(TrainingPlan plan, int stepsPerEpoch, int worldSize, IReadOnlyList<Engine.RandomState> random) => new()
+    {
+        Epoch = Epoch, Step = Step, StepsPerEpoch = stepsPerEpoch, GlobalBatch = plan.GlobalBatch, Seed = plan.Seed, Epochs = plan.Epochs,
+        WorldSize = worldSize, Random = random,
+        EpochSums = new Dictionary<string, double>
+        {
+            ["loss_sum"] = LossSum, ["samples"] = Samples, ["correct"] = Correct, ["judged"] = Judged, ["lost_samples"] = LostSamples,
+            ["duplicated_samples"] = DuplicatedSamples, ["epoch_start_unix_ms"] = EpochStartUnixMs,
+        },
+        History = [.. History.Select(e => (IReadOnlyDictionary<string, double>)new Dictionary<string, double>
+        {
+            ["epoch"] = e.Epoch, ["loss"] = e.Loss, ["accuracy"] = e.Accuracy, ["test_loss"] = e.TestLoss, ["test_accuracy"] = e.TestAccuracy,
+            ["samples_per_second"] = e.SamplesPerSecond, ["seconds"] = e.Seconds, ["samples"] = e.Samples, ["lost_samples"] = e.LostSamples,
+            ["duplicated_samples"] = e.DuplicatedSamples,
+        })],
+    };
+
+    /// <summary>Takes the position, sums and history of a model file's training state.</summary>
+    public void ReadCheckpoint(TrainingCheckpoint c)
+    {
+        (Epoch, Step) = (c.Epoch, c.Step);
+        double Sum(string k) => c.EpochSums.GetValueOrDefault(k);
+        (LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples) =
+            (Sum("loss_sum"), Sum("samples"), Sum("correct"), Sum("judged"), Sum("lost_samples"), Sum("duplicated_samples"));
+        // The interrupted epoch's clock restarts now: its time before the interruption is not known to this run.
+        EpochStartUnixMs = 0;
+        History.Clear();
+        foreach (var h in c.History)
+        {
+            double F(string k) => h.GetValueOrDefault(k);
+            History.Add(new EpochResult((int)F("epoch"), F("loss"), F("accuracy"), F("test_loss"), F("test_accuracy"), F("samples_per_second"),
+                F("seconds"), (long)F("samples"), (long)F("lost_samples"), (long)F("duplicated_samples")));
+        }
     }
 }
 

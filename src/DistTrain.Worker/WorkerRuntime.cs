@@ -67,7 +67,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
                 try
                 {
-                    await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), outbox, token);
+                    await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), new Checkpoints.CheckpointsClient(channel), outbox, token);
                 }
                 catch (Exception e) when (!token.IsCancellationRequested
                     && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
@@ -152,20 +152,20 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         }
     }
 
-    private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets, RingOutbox outbox,
-        CancellationToken cancellationToken)
+    private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets,
+        Checkpoints.CheckpointsClient checkpoints, RingOutbox outbox, CancellationToken cancellationToken)
     {
         var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
         var model = ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
-            a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery);
+            a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery, a.Spec.CheckpointEvery);
         await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"), cancellationToken);
         var job = new ElasticJob(id, workers, reporter, options.CollectiveTimeout, log)
         {
             Connect = g => GrpcRingTransport.Connect(g.Rank, g.WorldSize, g.Generation, g.Peers[RingPlan.Mod(g.Rank - 1, g.WorldSize)], outbox),
+            Checkpoints = checkpoints,
         };
-        var progress = new TrainingProgress();
-        await job.RunAsync(a, model, plan, progress, data, CheckpointPath(a.JobId), cancellationToken);
+        await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);
     }
 
     // Tells the coordinator once that this worker is going, within a short bound: a coordinator that is itself gone
@@ -234,10 +234,6 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             }
         }
     }
-
-    // Rank 0's latest model for a job, replaced atomically at each epoch's end (Sequential.Save writes, then renames).
-    private static string CheckpointPath(string jobId) =>
-        Path.Combine(Directory.CreateDirectory(Path.Combine(DataCache.Root, "checkpoints")).FullName, $"{jobId}.dtm");
 
     private static readonly TimeSpan DatasetFetchDeadline = TimeSpan.FromMinutes(10);
 

@@ -29,9 +29,6 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    // The final model of a job: rank 0 of its last worker set saved it ("worker-id:path").
-    private static Sequential FinalModel(Job job) => Sequential.Load(job.Checkpoint[(job.Checkpoint.IndexOf(':') + 1)..]);
-
     [Fact]
     public async Task A_job_that_loses_a_worker_to_kill_9_ends_with_the_parameters_of_the_same_job_uninterrupted()
     {
@@ -67,7 +64,8 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
             Assert.True(change.PauseSeconds is > 0 and < 5, $"paused {change.PauseSeconds} s");
             Assert.All(done.History, e => Assert.Equal((30L * 60, 0L, 0L), (e.Samples, e.LostSamples, e.DuplicatedSamples)));
 
-            float[] a = FinalModel(whole).Store.Values, b = FinalModel(done).Store.Values;
+            // The final models: rank 0 of each job's last worker set stored them with the coordinator.
+            float[] a = (await StoredModels.DownloadAsync(url, whole.Id)).Model.Store.Values, b = (await StoredModels.DownloadAsync(url, done.Id)).Model.Store.Values;
             Assert.Equal(a.Length, b.Length);
             float worst = a.Zip(b, (x, y) => Math.Abs(x - y)).Max();
             output.WriteLine($"max |Δθ| = {worst:E2} after a kill -9 at epoch 2; pause {change.PauseSeconds:F2} s");

@@ -66,13 +66,15 @@ public class JobGrainTests : IAsyncLifetime
         { JobPhase.Cancelled, "cancel" },
     };
 
+    private static readonly CheckpointRecord Checkpoint = new(new string('a', 64), 1, 20, DateTime.UnixEpoch, 1234, false, "job-x");
+
     private static JobChange Change(string name) => name switch
     {
         "submit" => Submit,
         "start" => Start,
         "progress" => new JobProgressed(1, 4, 0.5, 0.8, 4000),
         "epoch end" => EpochEnd,
-        "checkpoint" => new JobCheckpointed("file:///ckpt/job.dtm"),
+        "checkpoint" => new JobCheckpointed(Checkpoint),
         "complete" => new JobCompleted(),
         "fail" => new JobFailed("rank 1: rank 0 sent nothing for 60 s"),
         _ => new JobCancelled("by request"),
@@ -90,7 +92,7 @@ public class JobGrainTests : IAsyncLifetime
         {
             case "start": Assert.Equal((Start.Workers, 3L), (record.Workers, record.Generation)); break;
             case "epoch end": Assert.Equal([EpochEnd.Epoch], record.History); break;
-            case "checkpoint": Assert.Equal("file:///ckpt/job.dtm", record.Checkpoint); break;
+            case "checkpoint": Assert.Equal((Checkpoint.Digest, [Checkpoint]), (record.Checkpoint, record.Checkpoints)); break;
             case "fail": Assert.Equal("rank 1: rank 0 sent nothing for 60 s", record.Error); break;
         }
     }

@@ -50,11 +50,9 @@ public class JobRegistryTests : IAsyncLifetime
         await r.ReportAsync(new ProgressReport
         {
             WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 2, EpochDone = true, TestAccuracy = 0.95, Finished = true,
-            Checkpoint = $"{w}:/checkpoints/{job.Id}.dtm",
         });
         var done = await r.GetAsync(job.Id);
         Assert.Equal(JobStatus.Completed, done.Status);
-        Assert.Equal($"{w}:/checkpoints/{job.Id}.dtm", done.Checkpoint);
         Assert.Equal([0.9, 0.95], done.History.Select(e => e.TestAccuracy));
         Assert.False(await r.ReportAsync(new ProgressReport { WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 2, Step = 1 }));
     }

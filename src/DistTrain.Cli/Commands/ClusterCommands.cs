@@ -105,16 +105,25 @@ public static class ClusterCommands
     {
         var coordinator = CoordinatorUrl();
         var job = new JobOptions();
-        var command = new Command("submit", "Submit a job to a coordinator and follow it") { coordinator };
+        var resumeFrom = new Option<string?>("--resume-from")
+        {
+            Description = "Start from this job's latest intact checkpoint, at its exact step (same model, batch size and seed; --epochs is the total)",
+        };
+        var command = new Command("submit", "Submit a job to a coordinator and follow it") { coordinator, resumeFrom };
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
             using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
             var jobs = new Jobs.JobsClient(channel);
             var clock = Stopwatch.StartNew();
-            var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = job.Read(p) }, cancellationToken: ct);
+            var spec = job.Read(p);
+            spec.ResumeFrom = p.GetValue(resumeFrom) ?? "";
+            var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
             Terminal.Info($"submitted {submitted.Id}");
+            foreach (var e in submitted.Events.Where(e => e.Kind is "resume" or "warning"))
+                Terminal.Info(e.Kind == "warning" ? $"warning: {e.Reason}" : $"{submitted.Id} {e.Reason}");
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
+            if (p.GetValue(job.Save) is { } save && done.Status == JobStatus.Completed) await CheckpointCommands.DownloadAsync(channel, done.Id, "", save, ct);
             return JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
         });
         return command;

@@ -39,13 +39,17 @@ public static class CommonOptions
     public static Option<int> MaxLen() => Positive("--max-len", 256, "IMDB: pad or truncate reviews to this many ids");
 
     /// <summary>An integer option that must be at least 1.</summary>
-    public static Option<int> Positive(string name, int fallback, string description, int max = int.MaxValue)
+    public static Option<int> Positive(string name, int fallback, string description, int max = int.MaxValue) =>
+        Bounded(name, fallback, description, 1, max);
+
+    /// <summary>An integer option that must lie in [min, max].</summary>
+    public static Option<int> Bounded(string name, int fallback, string description, int min, int max = int.MaxValue)
     {
         var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => fallback };
         o.Validators.Add(r =>
         {
             int v = r.GetValueOrDefault<int>();
-            if (v < 1 || v > max) r.AddError($"{name} must be between 1 and {max}, got {v}");
+            if (v < min || v > max) r.AddError($"{name} must be between {min} and {max}, got {v}");
         });
         return o;
     }

@@ -28,12 +28,18 @@ public sealed class JobOptions
     {
         Description = "Replace the model's optimizer: a name (sgd, adagrad, rmsprop, adam) or an optimizer spec as JSON",
     };
+    public Option<int> CheckpointEvery { get; } = CommonOptions.Bounded("--checkpoint-every", 0,
+        "Store a checkpoint with the coordinator every N steps (0 = after every epoch); the final model is always stored", 0);
+    public Option<int> KeepCheckpoints { get; } = CommonOptions.Positive("--keep-checkpoints", 3, "Checkpoints the coordinator keeps for the job, the newest", max: 1000);
+    public Option<int> MaxRestarts { get; } = CommonOptions.Bounded("--max-restarts", 0,
+        "Times the job goes back to pending and restarts from its latest checkpoint when it would fail for want of workers", 0, 1000);
+    public Option<string?> Save { get; } = new("--save") { Description = "Download the trained model to this file when the job completes" };
     public Option<bool> Json { get; } = CommonOptions.Json();
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
-                     Optimizer, Json })
+                     Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, Save, Json })
             command.Options.Add(o);
     }
 
@@ -48,7 +54,8 @@ public sealed class JobOptions
             GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
             Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
             ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "", MinWorkers = p.GetValue(MinWorkers),
-            WaitForWorkersSeconds = p.GetValue(WaitForWorkers),
+            WaitForWorkersSeconds = p.GetValue(WaitForWorkers), CheckpointEvery = p.GetValue(CheckpointEvery),
+            KeepCheckpoints = p.GetValue(KeepCheckpoints), MaxRestarts = p.GetValue(MaxRestarts),
         };
     }
 }

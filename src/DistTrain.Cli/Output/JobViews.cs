@@ -28,6 +28,13 @@ public static class JobViews
         {
             ["time"] = DateTimeOffset.FromUnixTimeMilliseconds(e.TimeUnixMs).ToString("O"), ["old_world"] = e.OldWorld, ["new_world"] = e.NewWorld,
             ["reason"] = e.Reason, ["epoch"] = e.Epoch, ["step"] = e.Step, ["pause_seconds"] = Math.Round(e.PauseSeconds, 3), ["generation"] = e.Generation,
+            ["kind"] = e.Kind.Length > 0 ? e.Kind : "membership",
+        })]),
+        ["restarts"] = job.Restarts,
+        ["checkpoints"] = new JsonArray([.. job.Checkpoints.Select(c => (JsonNode)new JsonObject
+        {
+            ["digest"] = c.Digest, ["epochs_done"] = c.EpochsDone, ["step"] = c.Step, ["bytes"] = c.Bytes, ["final"] = c.Final,
+            ["time"] = DateTimeOffset.FromUnixTimeMilliseconds(c.TimeUnixMs).ToString("O"),
         })]),
         ["error"] = job.Error.Length > 0 ? job.Error : null,
     };
@@ -38,12 +45,16 @@ public static class JobViews
         console.MarkupLine($"[bold]{job.Id}[/]  {StatusName(job.Status)}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  " +
             $"workers {job.Workers.Count}  {Markup.Escape(job.Spec.Dataset)} / {Markup.Escape(Describe(job.Spec.Model))}");
         if (job.Error.Length > 0) console.MarkupLine($"[red]error:[/] {Markup.Escape(job.Error)}");
-        if (job.Checkpoint.Length > 0) console.MarkupLine($"checkpoint: {Markup.Escape(job.Checkpoint)}");
+        if (job.Checkpoints.Count > 0)
+            console.MarkupLine($"checkpoint: {Markup.Escape(Commands.CheckpointCommands.Where(job.Checkpoints[0]))} {job.Checkpoints[0].Digest[..12]}  " +
+                $"({job.Checkpoints.Count} kept; `disttrain checkpoints {job.Id}`, `disttrain export {job.Id} --out FILE`)");
+        if (job.Restarts > 0) console.MarkupLine($"restarts: {job.Restarts} of {job.Spec.MaxRestarts}");
         if (job.Events.Count > 0)
         {
-            var events = new Table().AddColumns("time (UTC)", "workers", "at epoch/step", "pause (s)", "reason");
+            var events = new Table().AddColumns("time (UTC)", "event", "workers", "at epoch/step", "pause (s)", "reason");
             foreach (var e in job.Events)
-                events.AddRow(DateTimeOffset.FromUnixTimeMilliseconds(e.TimeUnixMs).ToString("HH:mm:ss.f"), $"{e.OldWorld} → {e.NewWorld}",
+                events.AddRow(DateTimeOffset.FromUnixTimeMilliseconds(e.TimeUnixMs).ToString("HH:mm:ss.f"), e.Kind.Length > 0 ? e.Kind : "membership",
+                    e.Kind is "" or "membership" or "restart" ? $"{e.OldWorld} → {e.NewWorld}" : "",
                     $"{e.Epoch}/{e.Step}", e.PauseSeconds > 0 ? $"{e.PauseSeconds:F2}" : "", Markup.Escape(e.Reason));
             console.Write(events);
         }

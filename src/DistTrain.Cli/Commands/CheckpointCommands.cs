@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using DistTrain.Cli.Output;
+using DistTrain.Engine.Model;
+using DistTrain.Protos;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Spectre.Console;
+
+namespace DistTrain.Cli.Commands;
+
+/// <summary>`disttrain checkpoints JOB` lists what the coordinator keeps of a job; `disttrain export JOB --out FILE` downloads one.</summary>
+public static class CheckpointCommands
+{
+    public static Command List()
+    {
+        var coordinator = ClusterCommands.CoordinatorUrl();
+        var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
+        var json = CommonOptions.Json();
+        var command = new Command("checkpoints", "List a job's checkpoints in the coordinator's store, newest first") { id, coordinator, json };
+        command.SetAction(async (p, ct) =>
+        {
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            var list = await new Checkpoints.CheckpointsClient(channel).ListAsync(new ListCheckpointsRequest { JobId = p.GetValue(id) }, cancellationToken: ct);
+            if (p.GetValue(json))
+            {
+                JsonLine.Write(new JsonArray([.. list.Checkpoints.Select(c => (JsonNode)new JsonObject
+                {
+                    ["digest"] = c.Digest, ["epochs_done"] = c.EpochsDone, ["step"] = c.Step, ["bytes"] = c.Bytes, ["final"] = c.Final,
+                    ["time"] = DateTimeOffset.FromUnixTimeMilliseconds(c.TimeUnixMs).ToString("O"), ["job"] = c.JobId,
+                })]));
+                return 0;
+            }
+            if (list.Checkpoints.Count == 0)
+            {
+                Console.Out.WriteLine($"{p.GetValue(id)} has no checkpoints yet");
+                return 0;
+            }
+            var table = new Table().AddColumns("time (UTC)", "where", "bytes", "digest");
+            foreach (var c in list.Checkpoints)
+                table.AddRow(DateTimeOffset.FromUnixTimeMilliseconds(c.TimeUnixMs).ToString("yyyy-MM-dd HH:mm:ss"), Where(c), $"{c.Bytes:N0}", c.Digest);
+            AnsiConsole.Console.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Export()
+    {
+        var coordinator = ClusterCommands.CoordinatorUrl();
+        var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
+        var output = new Option<string>("--out") { Description = "The model file to write", Required = true };
+        var digest = new Option<string?>("--digest") { Description = "A particular checkpoint (see `checkpoints`) instead of the latest" };
+        var command = new Command("export", "Download a job's latest checkpoint (the trained model, once it has completed) to a model file")
+            { id, coordinator, output, digest };
+        command.SetAction(async (p, ct) =>
+        {
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            await DownloadAsync(channel, p.GetValue(id)!, p.GetValue(digest) ?? "", p.GetValue(output)!, ct);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>"final model", "after epoch 2" or "epoch 3, step 40".</summary>
+    public static string Where(CheckpointInfo c) =>
+        c.Final ? $"final model (after epoch {c.EpochsDone})" : c.Step == 0 ? $"after epoch {c.EpochsDone}" : $"epoch {c.EpochsDone + 1}, step {c.Step}";
+
+    /// <summary>
+    /// Downloads a checkpoint (by digest, or the job's latest intact one), checks it is a whole model file, and writes it
+    /// durably to <paramref name="path"/>.
+    /// </summary>
+    public static async Task DownloadAsync(GrpcChannel channel, string jobId, string digest, string path, CancellationToken ct)
+    {
+        using var call = new Checkpoints.CheckpointsClient(channel).Download(new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
+            deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct);
+        using var bytes = new MemoryStream();
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct)) chunk.Data.WriteTo(bytes);
+        var content = bytes.ToArray();
+        var (_, training) = ModelFile.Read(content, $"{jobId}'s checkpoint"); // refuses a corrupt or truncated download
+        ModelFile.WriteDurably(path, content);
+        Terminal.Info(training is null ? $"saved {path}"
+            : $"saved {path}: {jobId} {(training.Epoch >= training.Epochs ? $"after its {training.Epochs} epochs" : training.Step == 0 ? $"after epoch {training.Epoch}" : $"at epoch {training.Epoch + 1}, step {training.Step}")}");
+    }
+}

@@ -1,0 +1,126 @@
+using System.Collections.Immutable;
+using DistTrain.Engine.Model;
+using DistTrain.Protos;
+using DistTrain.State;
+
+namespace DistTrain.Coordinator.Checkpoints;
+
+/// <summary>
+/// The coordinator's side of checkpoints: takes an upload from a member of a job, checks the file's own checksum and
+/// training state, stores it (<see cref="ICheckpointStore"/>) and records it in the job's grain, which keeps the newest
+/// few (the store drops the rest); finds a job's latest intact checkpoint for a download or a resume, passing over
+/// corrupt ones with a warning that names them.
+/// </summary>
+public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore store, Action<string> warn)
+{
+    /// <summary>The largest checkpoint taken: far above any model the engine trains, far below what would hurt the coordinator.</summary>
+    public const long MaxBytes = 1L << 30;
+
+    private IJobGrain Job(string id) => grains.GetGrain<IJobGrain>(id);
+
+    public ICheckpointStore Store => store;
+
+    /// <summary>Stores and records an uploaded checkpoint from <paramref name="workerId"/>, a member of the job.</summary>
+    public async Task<CheckpointRecord> RecordAsync(string workerId, string jobId, bool final, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
+        if (!job.WorkerIds.Contains(workerId))
+            throw new InvalidOperationException($"{workerId} is not a member of {jobId}'s worker set; only its members upload its checkpoints");
+        TrainingCheckpoint training;
+        try
+        {
+            training = ModelFile.Read(bytes, $"the checkpoint {workerId} uploaded for {jobId}").Training
+                ?? throw new InvalidDataException($"the checkpoint {workerId} uploaded for {jobId} holds no training state");
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"the checkpoint {workerId} uploaded for {jobId} does not load: {e.Message}");
+        }
+        string digest = await store.PutAsync(bytes, cancellationToken);
+        var record = new CheckpointRecord(digest, training.Epoch, training.Step, DateTime.UtcNow, bytes.Length, final, jobId);
+        var before = (job.Checkpoints ?? []).Select(c => c.Digest).ToHashSet();
+        JobRecord after;
+        try
+        {
+            after = await Job(jobId).Update(new JobCheckpointed(record));
+        }
+        catch (InvalidJobChangeException)
+        {
+            if (!before.Contains(digest)) await store.DeleteAsync(digest); // the job ended meanwhile: nothing refers to it
+            throw;
+        }
+        // Those the job no longer keeps go from the store, unless the job resumed from them.
+        var kept = (after.Checkpoints ?? []).Select(c => c.Digest).Concat((after.ResumeFrom ?? []).Select(c => c.Digest)).ToHashSet();
+        foreach (string gone in before.Where(d => !kept.Contains(d))) await store.DeleteAsync(gone);
+        return record;
+    }
+
+    /// <summary>The bytes of the checkpoint with this digest; null when the store lacks it. Corrupt: logged and thrown.</summary>
+    public async Task<byte[]?> GetAsync(string digest, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await store.GetAsync(digest, cancellationToken);
+        }
+        catch (CorruptCheckpointException e)
+        {
+            warn(e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A job's newest intact starting point (its own checkpoints, then those it resumed from), with its bytes, and a
+    /// warning for each newer one passed over. Throws naming the job when there is none.
+    /// </summary>
+    public async Task<(CheckpointRecord Record, byte[] Bytes, ImmutableList<string> Warnings)> LatestAsync(string jobId, CancellationToken cancellationToken)
+    {
+        var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
+        var warnings = ImmutableList<string>.Empty;
+        foreach (var c in job.StartingPoints)
+        {
+            try
+            {
+                if (await store.GetAsync(c.Digest, cancellationToken) is { } bytes) return (c, bytes, warnings);
+                warnings = warnings.Add($"checkpoint {store.Locate(c.Digest)} of {c.JobId} is missing from the store; using the one before it");
+            }
+            catch (CorruptCheckpointException e)
+            {
+                warnings = warnings.Add($"{e.Message}; using the one before it");
+            }
+            warn(warnings[^1]);
+        }
+        throw new KeyNotFoundException(job.StartingPoints.Any()
+            ? $"{jobId} has no intact checkpoint ({string.Join("; ", warnings)})"
+            : $"{jobId} has no checkpoint yet");
+    }
+
+    /// <summary>
+    /// What a job submitted with resume_from starts from: the source's intact checkpoints from the newest on, checked
+    /// against the new job's plan, with the warnings and the source's history up to that point.
+    /// </summary>
+    public async Task<(ImmutableList<CheckpointRecord> From, ImmutableList<string> Warnings, ImmutableList<EpochRecord> History)> ResumeAsync(
+        JobSpec spec, int stepsPerEpoch, CancellationToken cancellationToken)
+    {
+        var (first, bytes, warnings) = await LatestAsync(spec.ResumeFrom, cancellationToken);
+        var source = (await Job(spec.ResumeFrom).Get())!;
+        var training = ModelFile.Read(bytes, $"{spec.ResumeFrom}'s checkpoint {first.Digest[..12]}").Training!;
+        if (training.GlobalBatch != spec.GlobalBatchSize)
+            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint was trained with a global batch of {training.GlobalBatch}; resume it with the same, not {spec.GlobalBatchSize}");
+        if (training.Seed != spec.Seed)
+            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has seed {training.Seed}; resume it with --seed {training.Seed}, not {spec.Seed}");
+        if (training.StepsPerEpoch != stepsPerEpoch)
+            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has {training.StepsPerEpoch} steps per epoch, but this job's data gives {stepsPerEpoch}: it was taken on other data");
+        if (training.Epoch > spec.Epochs)
+            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has finished {training.Epoch} epochs; --epochs counts the total, so ask for at least that");
+        var from = source.StartingPoints.SkipWhile(c => c.Digest != first.Digest).ToImmutableList();
+        return (from, warnings, source.History.Where(h => h.Epoch <= training.Epoch).ToImmutableList());
+    }
+
+    /// <summary>The wire form of a checkpoint record.</summary>
+    public static CheckpointInfo ToProto(CheckpointRecord c) => new()
+    {
+        Digest = c.Digest, EpochsDone = c.EpochsDone, Step = c.Step, Bytes = c.Bytes, Final = c.Final, JobId = c.JobId,
+        TimeUnixMs = new DateTimeOffset(DateTime.SpecifyKind(c.TimeUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(),
+    };
+}

@@ -1,0 +1,70 @@
+using DistTrain.Coordinator.Checkpoints;
+using DistTrain.Protos;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace DistTrain.Coordinator.Services;
+
+/// <summary>The Checkpoints API over <see cref="CheckpointKeeper"/>: uploads in, downloads out in 1 MiB chunks, lists.</summary>
+public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry registry) : Protos.Checkpoints.CheckpointsBase
+{
+    private const int ChunkBytes = 1 << 20;
+
+    public override Task<CheckpointInfo> Upload(IAsyncStreamReader<CheckpointChunk> requestStream, ServerCallContext context) => Errors.Map(async () =>
+    {
+        CheckpointHeader? header = null;
+        using var content = new MemoryStream();
+        await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            header ??= chunk.Header ?? throw new ArgumentException("a checkpoint upload's first chunk must carry its header (worker, job)");
+            if (chunk.TotalBytes is < 0 or > CheckpointKeeper.MaxBytes || content.Length + chunk.Data.Length > CheckpointKeeper.MaxBytes)
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"a checkpoint may hold at most {CheckpointKeeper.MaxBytes >> 20} MiB"));
+            chunk.Data.WriteTo(content);
+        }
+        if (header is null) throw new ArgumentException("the checkpoint upload was empty");
+        if (await registry.WorkerAsync(header.WorkerId) is null) throw new State.UnknownWorkerException($"no worker {header.WorkerId}; register first");
+        try
+        {
+            var record = await keeper.RecordAsync(header.WorkerId, header.JobId, header.Final, content.ToArray(), context.CancellationToken);
+            registry.Changed();
+            return CheckpointKeeper.ToProto(record);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new RpcException(new Status(StatusCode.DataLoss, e.Message));
+        }
+    });
+
+    public override async Task Download(DownloadCheckpointRequest request, IServerStreamWriter<CheckpointChunk> responseStream, ServerCallContext context)
+    {
+        var bytes = await Errors.Map(async () =>
+        {
+            try
+            {
+                if (request.Digest.Length == 0)
+                    return request.JobId.Length > 0 ? (await keeper.LatestAsync(request.JobId, context.CancellationToken)).Bytes
+                        : throw new ArgumentException("name a checkpoint's digest or a job");
+                if (!FileCheckpointStore.IsDigest(request.Digest)) throw new ArgumentException($"'{request.Digest}' is not a SHA-256 digest (64 lower-case hex digits)");
+                return await keeper.GetAsync(request.Digest, context.CancellationToken)
+                    ?? throw new KeyNotFoundException($"this coordinator holds no checkpoint {request.Digest} ({keeper.Store.Locate(request.Digest)})");
+            }
+            catch (CorruptCheckpointException e)
+            {
+                throw new RpcException(new Status(StatusCode.DataLoss, e.Message));
+            }
+        });
+        for (int at = 0; at == 0 || at < bytes.Length; at += ChunkBytes)
+            await responseStream.WriteAsync(new CheckpointChunk
+            {
+                TotalBytes = bytes.Length, Data = ByteString.CopyFrom(bytes, at, Math.Min(ChunkBytes, bytes.Length - at)),
+            }, context.CancellationToken);
+    }
+
+    public override Task<ListCheckpointsResponse> List(ListCheckpointsRequest request, ServerCallContext context) => Errors.Map(async () =>
+    {
+        var job = await registry.RecordAsync(request.JobId);
+        var response = new ListCheckpointsResponse();
+        response.Checkpoints.AddRange((job.Checkpoints ?? []).Reverse().Select(CheckpointKeeper.ToProto));
+        return response;
+    });
+}

@@ -1,0 +1,70 @@
+using DistTrain.Data;
+using DistTrain.Engine.Model;
+using DistTrain.Protos;
+using Grpc.Core;
+
+namespace DistTrain.Worker;
+
+/// <summary>
+/// Starts a worker that holds no state of a job from the job's latest checkpoint: it downloads the candidates the
+/// coordinator names, newest first, and takes the first that arrives intact (the store's digest and the file's own
+/// checksum both hold), warning about each one passed over. The model, optimizer and progress then stand exactly where
+/// the checkpoint's run stood.
+/// </summary>
+public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, string workerId, Action<string> log)
+{
+    private static readonly TimeSpan DownloadDeadline = TimeSpan.FromMinutes(5);
+
+    public async Task LoadAsync(Assignment a, Sequential model, TrainingProgress progress, TrainingPlan plan, int stepsPerEpoch, CancellationToken cancellationToken)
+    {
+        var passedOver = new List<string>();
+        foreach (string digest in a.Checkpoints)
+        {
+            ModelFile.Contents contents;
+            try
+            {
+                contents = ModelFile.Read(await DownloadAsync(digest, cancellationToken), $"checkpoint {digest[..12]}");
+            }
+            catch (Exception e) when (e is RpcException { StatusCode: StatusCode.DataLoss or StatusCode.NotFound } or InvalidDataException)
+            {
+                string why = e is RpcException r ? r.Status.Detail : e.Message;
+                log($"{workerId}: warning: {a.JobId}'s checkpoint {digest[..12]} cannot be used ({why}); trying the one before it");
+                passedOver.Add(why);
+                continue;
+            }
+            var training = contents.Training ?? throw new DataException($"checkpoint {digest[..12]} holds no training state");
+            Check(training, plan, stepsPerEpoch, digest);
+            var from = contents.Model;
+            if (from.Store.Values.Length != model.Store.Values.Length || from.Store.State.Length != model.Store.State.Length)
+                throw new DataException($"checkpoint {digest[..12]} holds {from.Store.Values.Length} parameters, but {a.JobId}'s model has {model.Store.Values.Length}");
+            from.Store.Values.CopyTo(model.Store.Values, 0);
+            from.Store.State.CopyTo(model.Store.State, 0);
+            model.Optimizer!.Restore(from.Optimizer!.Iterations, [.. from.Optimizer.Slots]);
+            progress.ReadCheckpoint(training);
+            log($"{workerId}: {a.JobId} starts from checkpoint {digest[..12]}: epoch {training.Epoch + 1}, step {training.Step} of {training.StepsPerEpoch}");
+            return;
+        }
+        if (passedOver.Count > 0)
+            throw new DataException($"none of {a.JobId}'s {passedOver.Count} checkpoints could be loaded: {string.Join("; ", passedOver)}");
+    }
+
+    private static void Check(TrainingCheckpoint c, TrainingPlan plan, int stepsPerEpoch, string digest)
+    {
+        if (c.GlobalBatch != plan.GlobalBatch || c.Seed != plan.Seed || c.StepsPerEpoch != stepsPerEpoch || c.Epoch > plan.Epochs)
+            throw new DataException($"checkpoint {digest[..12]} was taken with a global batch of {c.GlobalBatch}, seed {c.Seed}, {c.StepsPerEpoch} steps per epoch at epoch {c.Epoch}; "
+                + $"this job has {plan.GlobalBatch}, {plan.Seed}, {stepsPerEpoch} and {plan.Epochs} epochs");
+    }
+
+    private async Task<byte[]> DownloadAsync(string digest, CancellationToken cancellationToken)
+    {
+        using var call = client.Download(new DownloadCheckpointRequest { Digest = digest },
+            new CallOptions(deadline: DateTime.UtcNow + DownloadDeadline, cancellationToken: cancellationToken).WithWaitForReady());
+        using var bytes = new MemoryStream();
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
+        {
+            if (chunk.TotalBytes is < 0 or > 1L << 30) throw new InvalidDataException($"checkpoint {digest[..12]} claims an impossible size of {chunk.TotalBytes} bytes");
+            chunk.Data.WriteTo(bytes);
+        }
+        return bytes.ToArray();
+    }
+}

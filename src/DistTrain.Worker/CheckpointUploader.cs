@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using DistTrain.Protos;
+using DistTrain.Telemetry;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace DistTrain.Worker;
+
+/// <summary>
+/// Rank 0's checkpoint uploads for one job, in the background of training. A snapshot offered while another uploads
+/// waits; a newer one replaces a waiting one (the newest is what a resume wants), so training never waits on the
+/// network and at most one upload is in flight. The final model is uploaded last and awaited, with retries, since the
+/// job is not complete until the coordinator holds it.
+/// </summary>
+public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, string workerId, string jobId, Func<long> generation, Action<string> log)
+{
+    private const int ChunkBytes = 1 << 20;
+    private static readonly TimeSpan UploadDeadline = TimeSpan.FromMinutes(5);
+    private readonly object _sync = new();
+    private Task _running = Task.CompletedTask;
+    private CheckpointSnapshot? _waiting;
+
+    /// <summary>Uploads the snapshot in the background, after the one in flight (replacing any that waits).</summary>
+    public void Offer(CheckpointSnapshot snapshot)
+    {
+        DistTrainMetrics.CheckpointPause.Record(snapshot.CopyTime.TotalSeconds, DistTrainMetrics.Job(jobId));
+        lock (_sync)
+        {
+            if (!_running.IsCompleted)
+            {
+                if (_waiting is { } dropped) log($"{workerId}: {jobId}'s checkpoint {dropped.Where} is superseded by {snapshot.Where} before its upload began");
+                _waiting = snapshot;
+                return;
+            }
+            _running = Task.Run(() => DrainAsync(snapshot));
+        }
+    }
+
+    /// <summary>Uploads the final model once what is in flight is done, retrying while the coordinator is unreachable.</summary>
+    public async Task FinishAsync(CheckpointSnapshot final, CancellationToken cancellationToken)
+    {
+        Task running;
+        lock (_sync)
+        {
+            _waiting = null; // the final model supersedes any checkpoint still waiting
+            running = _running;
+        }
+        await running.WaitAsync(cancellationToken);
+        for (var pause = TimeSpan.FromSeconds(1); ; pause = TimeSpan.FromSeconds(Math.Min(2 * pause.TotalSeconds, 10)))
+        {
+            try
+            {
+                await UploadAsync(final, cancellationToken);
+                return;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Aborted or StatusCode.DeadlineExceeded or StatusCode.Internal
+                && pause < TimeSpan.FromSeconds(10))
+            {
+                log($"{workerId}: uploading {jobId}'s final model: {e.Status.StatusCode} {e.Status.Detail}; trying again in {pause.TotalSeconds:0} s");
+                await Task.Delay(pause, cancellationToken);
+            }
+        }
+    }
+
+    private async Task DrainAsync(CheckpointSnapshot snapshot)
+    {
+        for (CheckpointSnapshot? next = snapshot; next is not null;)
+        {
+            try
+            {
+                await UploadAsync(next, CancellationToken.None);
+            }
+            catch (RpcException e)
+            {
+                // Not fatal: training goes on, and the next checkpoint (or the final model) is uploaded all the same.
+                log($"{workerId}: {jobId}'s checkpoint {next.Where} was not stored: {e.Status.StatusCode} {e.Status.Detail}");
+            }
+            lock (_sync)
+            {
+                next = _waiting;
+                _waiting = null;
+            }
+        }
+    }
+
+    private async Task UploadAsync(CheckpointSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        byte[] bytes = snapshot.Serialize();
+        using var call = client.Upload(new CallOptions(deadline: DateTime.UtcNow + UploadDeadline, cancellationToken: cancellationToken).WithWaitForReady());
+        var header = new CheckpointHeader { WorkerId = workerId, JobId = jobId, Generation = generation(), Final = snapshot.Final };
+        for (int at = 0; at == 0 || at < bytes.Length; at += ChunkBytes)
+        {
+            var chunk = new CheckpointChunk { TotalBytes = bytes.Length, Data = ByteString.CopyFrom(bytes, at, Math.Min(ChunkBytes, bytes.Length - at)) };
+            if (at == 0) chunk.Header = header;
+            await call.RequestStream.WriteAsync(chunk, cancellationToken);
+        }
+        await call.RequestStream.CompleteAsync();
+        var stored = await call.ResponseAsync;
+        var took = Stopwatch.GetElapsedTime(started);
+        DistTrainMetrics.CheckpointUpload.Record(took.TotalSeconds, DistTrainMetrics.Job(jobId));
+        log($"{workerId}: {jobId}'s {(snapshot.Final ? "final model" : "checkpoint")} {snapshot.Where} stored as {stored.Digest[..12]} ({bytes.Length:N0} bytes): "
+            + $"training paused {snapshot.CopyTime.TotalMilliseconds:F2} ms to copy it; writing and uploading took {took.TotalMilliseconds:F0} ms in the background");
+    }
+}
