@@ -147,7 +147,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             DatasetDigest = job.DatasetDigest, Generation = job.Generation, Ended = job.IsFinal, Waiting = job.ShortSinceUtc is not null,
         };
         a.Peers.AddRange(job.Workers);
-        a.Checkpoints.AddRange(job.StartingPoints.Select(c => c.Digest));
+        a.Checkpoints.AddRange(job.StartingPoints().Select(c => c.Digest));
         return a;
     }
 

@@ -113,7 +113,7 @@ public sealed record JobRecord(
     [property: Id(29)] int MaxRestarts = 0)
 {
     /// <summary>What a worker that holds no state of the job starts from, newest first: its own checkpoints, then those it resumed from.</summary>
-    public IEnumerable<CheckpointRecord> StartingPoints => (Checkpoints ?? []).Reverse().Concat(ResumeFrom ?? []);
+    public IEnumerable<CheckpointRecord> StartingPoints() => (Checkpoints ?? []).Reverse().Concat(ResumeFrom ?? []);
 
     public bool IsFinal => Phase is JobPhase.Completed or JobPhase.Failed or JobPhase.Cancelled;
 

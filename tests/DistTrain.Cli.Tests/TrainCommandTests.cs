@@ -100,4 +100,56 @@ public class TrainCommandTests : IDisposable
         using var r = JsonDocument.Parse(run.LastLine);
         Assert.True(r.RootElement.GetProperty("test_accuracy").GetDouble() > 0.85, run.LastLine);
     }
+
+    [Fact]
+    public void A_run_saved_after_2_epochs_and_resumed_to_4_ends_bitwise_equal_to_4_epochs_straight_with_dropout()
+    {
+        SyntheticDigits.Write(_dir, 400, 100);
+        string spec = Path.Combine(_dir, "dropout.json");
+        File.WriteAllText(spec, """
+            { "name": "dropout", "input_shape": [28, 28, 1],
+              "layers": [ { "type": "random_translation", "height_factor": 0.1, "width_factor": 0.1, "seed": 4 }, { "type": "flatten" },
+                          { "type": "dense", "units": 32, "activation": "relu" }, { "type": "dropout", "rate": 0.4, "seed": 2 },
+                          { "type": "dense", "units": 10, "activation": "softmax" } ],
+              "optimizer": { "type": "adam", "learning_rate": 0.005 }, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"] }
+            """);
+        string a = Path.Combine(_dir, "a.dtm"), b = Path.Combine(_dir, "b.dtm"), c = Path.Combine(_dir, "c.dtm");
+        string[] common = ["--data-dir", _dir];
+        var half = CliProcess.Run(["train", "--model", spec, "--epochs", "2", "--batch-size", "32", "--save", a, .. common]);
+        Assert.True(half.ExitCode == 0, half.Stderr);
+        var rest = CliProcess.Run(["train", "--resume", a, "--epochs", "4", "--save", b, .. common]);
+        Assert.True(rest.ExitCode == 0, rest.Stderr);
+        Assert.Contains("resuming", rest.Stderr);
+        var whole = CliProcess.Run(["train", "--model", spec, "--epochs", "4", "--batch-size", "32", "--save", c, .. common]);
+        Assert.True(whole.ExitCode == 0, whole.Stderr);
+
+        var (resumed, resumedState) = Engine.Model.ModelFile.Read(b);
+        var (straight, straightState) = Engine.Model.ModelFile.Read(c);
+        Assert.True(straight.Store.Values.AsSpan().SequenceEqual(resumed.Store.Values), "resumed parameters differ from the run straight through");
+        Assert.Equal(straight.Optimizer!.Iterations, resumed.Optimizer!.Iterations);
+        Assert.Equal((4, 4), (resumedState!.Epoch, resumedState.History.Count));
+        Assert.Equal(straightState!.History.Select(h => h["loss"]), resumedState.History.Select(h => h["loss"]));
+        static string Figures(string line) => System.Text.RegularExpressions.Regex.Match(line, @"test accuracy \S+  test loss \S+").Value;
+        Assert.Equal(Figures(whole.LastLine), Figures(rest.LastLine));
+        Assert.NotEmpty(Figures(rest.LastLine));
+    }
+
+    [Fact]
+    public void Resume_refuses_a_model_as_well_a_file_that_is_no_model_and_too_few_epochs_by_name()
+    {
+        SyntheticDigits.Write(_dir, 200, 50);
+        string a = Path.Combine(_dir, "a.dtm");
+        Assert.Equal(0, CliProcess.Run(["train", "--model", "mnist-mlp", "--epochs", "2", "--batch-size", "50", "--save", a, "--data-dir", _dir]).ExitCode);
+        var both = CliProcess.Run(["train", "--model", "mnist-mlp", "--resume", a, "--data-dir", _dir]);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("not both", both.Stderr);
+        File.WriteAllText(Path.Combine(_dir, "junk.dtm"), "not a model");
+        var junk = CliProcess.Run(["train", "--resume", Path.Combine(_dir, "junk.dtm"), "--data-dir", _dir]);
+        Assert.Equal(1, junk.ExitCode);
+        Assert.Contains("not a DistTrain model file", junk.Stderr);
+        var few = CliProcess.Run(["train", "--resume", a, "--epochs", "1", "--data-dir", _dir]);
+        Assert.Equal(1, few.ExitCode);
+        Assert.Contains("already at epoch 2", few.Stderr);
+        Assert.DoesNotContain("   at ", few.Stderr);
+    }
 }

@@ -19,7 +19,7 @@ public static class BenchCommand
     public static Command Create()
     {
         var rounds = CommonOptions.Positive("--rounds", 5, "Timed rounds; the best is reported");
-        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds), PeakBench.Create(), AllreduceBench.Create(), AllreduceBench.RankCommand(), ChaosBench.Create() };
+        return new Command("bench", "Measure DistTrain's speed") { Engine(rounds), GemmBench(rounds), PeakBench.Create(), AllreduceBench.Create(), AllreduceBench.RankCommand(), ChaosBench.Create(), CheckpointBench.Create() };
     }
 
     private static Command Engine(Option<int> rounds)

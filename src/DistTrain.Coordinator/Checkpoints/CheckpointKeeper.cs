@@ -77,7 +77,7 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
     {
         var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
         var warnings = ImmutableList<string>.Empty;
-        foreach (var c in job.StartingPoints)
+        foreach (var c in job.StartingPoints())
         {
             try
             {
@@ -90,7 +90,7 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
             }
             warn(warnings[^1]);
         }
-        throw new KeyNotFoundException(job.StartingPoints.Any()
+        throw new KeyNotFoundException(job.StartingPoints().Any()
             ? $"{jobId} has no intact checkpoint ({string.Join("; ", warnings)})"
             : $"{jobId} has no checkpoint yet");
     }
@@ -113,7 +113,7 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has {training.StepsPerEpoch} steps per epoch, but this job's data gives {stepsPerEpoch}: it was taken on other data");
         if (training.Epoch > spec.Epochs)
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has finished {training.Epoch} epochs; --epochs counts the total, so ask for at least that");
-        var from = source.StartingPoints.SkipWhile(c => c.Digest != first.Digest).ToImmutableList();
+        var from = source.StartingPoints().SkipWhile(c => c.Digest != first.Digest).ToImmutableList();
         return (from, warnings, source.History.Where(h => h.Epoch <= training.Epoch).ToImmutableList());
     }
 
