@@ -35,6 +35,12 @@ public static class JobTransitions
             // An epoch's report can arrive twice (retried across a coordinator restart, or sent again by the rank 0 of
             // a re-formed worker set): it is recorded once.
             (JobPhase.Running, JobEpochEnded e) when job.History.Any(h => h.Epoch == e.Epoch.Epoch) => job,
+            // An earlier epoch reported late (its report was lost, and a worker that resumed from a later checkpoint sends
+            // the checkpoint's history) fills its row in without moving the job back.
+            (JobPhase.Running, JobEpochEnded e) when e.Epoch.Epoch < job.Epoch => job with
+            {
+                History = [.. job.History.Add(e.Epoch).OrderBy(h => h.Epoch)],
+            },
             (JobPhase.Running, JobEpochEnded e) => job with
             {
                 Epoch = e.Epoch.Epoch, Loss = e.Epoch.Loss, Accuracy = e.Epoch.Accuracy, SamplesPerSecond = e.Epoch.SamplesPerSecond,

@@ -15,7 +15,8 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
 {
     private static readonly TimeSpan DownloadDeadline = TimeSpan.FromMinutes(5);
 
-    public async Task LoadAsync(Assignment a, Sequential model, TrainingProgress progress, TrainingPlan plan, int stepsPerEpoch, CancellationToken cancellationToken)
+    /// <summary>Loads the newest intact checkpoint the assignment names; false when it names none.</summary>
+    public async Task<bool> LoadAsync(Assignment a, Sequential model, TrainingProgress progress, TrainingPlan plan, int stepsPerEpoch, CancellationToken cancellationToken)
     {
         var passedOver = new List<string>();
         foreach (string digest in a.Checkpoints)
@@ -34,18 +35,25 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
             }
             var training = contents.Training ?? throw new DataException($"checkpoint {digest[..12]} holds no training state");
             Check(training, plan, stepsPerEpoch, digest);
-            var from = contents.Model;
-            if (from.Store.Values.Length != model.Store.Values.Length || from.Store.State.Length != model.Store.State.Length)
-                throw new DataException($"checkpoint {digest[..12]} holds {from.Store.Values.Length} parameters, but {a.JobId}'s model has {model.Store.Values.Length}");
-            from.Store.Values.CopyTo(model.Store.Values, 0);
-            from.Store.State.CopyTo(model.Store.State, 0);
-            model.Optimizer!.Restore(from.Optimizer!.Iterations, [.. from.Optimizer.Slots]);
-            progress.ReadCheckpoint(training);
+            Apply(contents, model, progress, $"checkpoint {digest[..12]}");
             log($"{workerId}: {a.JobId} starts from checkpoint {digest[..12]}: epoch {training.Epoch + 1}, step {training.Step} of {training.StepsPerEpoch}");
-            return;
+            return true;
         }
         if (passedOver.Count > 0)
             throw new DataException($"none of {a.JobId}'s {passedOver.Count} checkpoints could be loaded: {string.Join("; ", passedOver)}");
+        return false;
+    }
+
+    /// <summary>Puts a model file's weights, optimizer state and training position into a replica's model and progress.</summary>
+    public static void Apply(ModelFile.Contents contents, Sequential model, TrainingProgress progress, string source)
+    {
+        var from = contents.Model;
+        if (from.Store.Values.Length != model.Store.Values.Length || from.Store.State.Length != model.Store.State.Length)
+            throw new DataException($"{source} holds {from.Store.Values.Length} parameters and {from.Store.State.Length} state values, but the job's model has {model.Store.Values.Length} and {model.Store.State.Length}");
+        from.Store.Values.CopyTo(model.Store.Values, 0);
+        from.Store.State.CopyTo(model.Store.State, 0);
+        model.Optimizer!.Restore(from.Optimizer!.Iterations, [.. from.Optimizer.Slots]);
+        progress.ReadCheckpoint(contents.Training ?? throw new DataException($"{source} holds no training state"));
     }
 
     private static void Check(TrainingCheckpoint c, TrainingPlan plan, int stepsPerEpoch, string digest)

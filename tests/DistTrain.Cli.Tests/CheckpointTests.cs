@@ -29,7 +29,7 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
           "optimizer": { "type": "adam", "learning_rate": 0.002 }, "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"] }
         """;
 
-    // 1800 samples in batches of 60: 30 steps an epoch, a checkpoint every 5.
+    // 7200 samples in batches of 60: 120 steps an epoch (long enough for the test to strike mid-epoch 3), a checkpoint every 5.
     private static JobSpec Spec(int maxRestarts = 0) => new()
     {
         Model = Model, Dataset = "mnist", Epochs = 4, GlobalBatchSize = 60, Workers = 2, Seed = 3, CheckpointEvery = 5, WaitForWorkersSeconds = 2,
@@ -38,7 +38,7 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
 
     private string StartCoordinator()
     {
-        SyntheticDigits.Write(_dir, train: 1800, test: 200);
+        SyntheticDigits.Write(_dir, train: 7200, test: 200);
         int port = BackgroundProcess.FreePort();
         var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
             Path.Combine(_dir, "state"), "--data-dir", _dir, "--missed-heartbeats", "2"], Env);
@@ -81,12 +81,13 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         return (job.Id, (await StoredModels.DownloadAsync(url, job.Id)).Model.Store.Values);
     }
 
-    // Kills every worker with kill -9 once the job holds a checkpoint from mid-epoch 3 (at least `step` steps in), and
-    // returns the job then.
-    private async Task<Job> KillMidEpoch3Async(Jobs.JobsClient jobs, string id, List<BackgroundProcess> workers, int step = 5)
+    // Kills every worker with kill -9 once the job holds `count` checkpoints from mid-epoch 3, and returns the job then.
+    private async Task<Job> KillMidEpoch3Async(Jobs.JobsClient jobs, string id, List<BackgroundProcess> workers, int count = 1)
     {
-        var struck = await WaitForAsync(jobs, id, j => Ended(j) || j.Checkpoints.Any(c => c.EpochsDone == 2 && c.Step >= step));
-        Assert.True(struck.Status == JobStatus.Running && struck.Epoch <= 3, $"{id} was {struck.Status} at epoch {struck.Epoch} before the kill");
+        var struck = await WaitForAsync(jobs, id, j => Ended(j) || j.Checkpoints.Count(c => c.EpochsDone == 2 && c.Step > 0) >= count);
+        Assert.True(struck.Status == JobStatus.Running && struck.Epoch <= 3, $"{id} was {struck.Status} at epoch {struck.Epoch} before the kill\n{Logs()}");
+        // Every worker gets its SIGKILL before any is waited for: one left alive even briefly trains on alone, at another world size.
+        foreach (var w in workers) Assert.True(ProcessSignals.Send(w.Pid, ProcessSignals.SIGKILL), $"worker {w.Pid} was already gone");
         foreach (var w in workers) w.Kill();
         return struck;
     }
@@ -101,11 +102,14 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         var (straightId, straight) = await StraightAsync(url, jobs);
 
         var broken = await jobs.SubmitAsync(new SubmitJobRequest { Spec = Spec() });
-        await KillMidEpoch3Async(jobs, broken.Id, workers, step: 10); // so that the one before the newest is from mid-epoch 3 too
-        await jobs.CancelAsync(new CancelJobRequest { Id = broken.Id }); // so that new workers are not taken into it
+        await KillMidEpoch3Async(jobs, broken.Id, workers, count: 2); // so that the one before the newest is from mid-epoch 3 too
+        // Once the coordinator has found both lost (it would place a new job on a worker it still believes idle), the job
+        // is cancelled, so that new workers are not taken into it.
+        await WaitForAsync(jobs, broken.Id, j => j.Events.Any(e => e.NewWorld == 0), seconds: 30);
+        await jobs.CancelAsync(new CancelJobRequest { Id = broken.Id });
         var kept = (await new Checkpoints.CheckpointsClient(channel).ListAsync(new ListCheckpointsRequest { JobId = broken.Id })).Checkpoints;
-        Assert.Equal(3, kept.Count); // 13 or more were taken; the newest 3 are kept
-        Assert.True(kept[0].EpochsDone * 30 + kept[0].Step > kept[1].EpochsDone * 30 + kept[1].Step, "newest first");
+        Assert.Equal(3, kept.Count); // 50 or more were taken; the newest 3 are kept
+        Assert.True(kept[0].EpochsDone * 120 + kept[0].Step > kept[1].EpochsDone * 120 + kept[1].Step, "newest first");
         string storeDir = Path.Combine(_dir, "state", "checkpoints", "sha256");
         string newest = Path.Combine(storeDir, kept[0].Digest[..2], kept[0].Digest + ".dtm");
         Assert.All(kept, c => Assert.True(File.Exists(Path.Combine(storeDir, c.Digest[..2], c.Digest + ".dtm"))));
@@ -123,10 +127,12 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         Assert.Contains($"warning: checkpoint {newest} is corrupt", resume.Stderr);
         Assert.Contains($"resumes from {broken.Id}'s checkpoint {kept[1].Digest[..12]}", resume.Stderr);
 
+        var resumedJob = await jobs.GetAsync(new GetJobRequest { Id = "job-3" });
+        Assert.DoesNotContain(resumedJob.Events, e => e.Kind == "membership"); // trained on 2 workers throughout, as the straight job did
         var resumed = Engine.Model.ModelFile.Read(Path.Combine(_dir, "resumed.dtm"));
         Assert.Equal(4, resumed.Training!.Epoch);
         Assert.True(straight.AsSpan().SequenceEqual(resumed.Model.Store.Values),
-            $"the resumed job's parameters differ from {straightId}'s: max |Δθ| = {straight.Zip(resumed.Model.Store.Values, (a, b) => Math.Abs(a - b)).Max():E2}");
+            $"the resumed job's parameters differ from {straightId}'s: max |Δθ| = {straight.Zip(resumed.Model.Store.Values, (a, b) => Math.Abs(a - b)).Max():E2}\n{Logs()}");
         Assert.Equal(4, resumed.Training.History.Count);
         Assert.True(kept[1].EpochsDone == 2 && kept[1].Step > 0, $"resumed from {kept[1].EpochsDone} epochs + {kept[1].Step} steps, not mid-epoch 3");
         output.WriteLine($"resumed {broken.Id} from {kept[1].EpochsDone} epochs + {kept[1].Step} steps, passing over {kept[0].Digest[..12]}: bitwise equal to {straightId}");
@@ -153,9 +159,10 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         var done = await WaitForAsync(jobs, job.Id, Ended);
         Assert.True(done.Status == JobStatus.Completed, done.Error + "\n" + Logs());
         Assert.Equal([1, 2, 3, 4], done.History.Select(e => e.Epoch));
+        Assert.DoesNotContain(done.Events.SkipWhile(e => e.Kind != "restart"), e => e.Kind == "membership"); // 2 workers after the restart, as before
         var final = (await StoredModels.DownloadAsync(url, job.Id)).Model.Store.Values;
         Assert.True(straight.AsSpan().SequenceEqual(final),
-            $"the restarted job's parameters differ from {straightId}'s: max |Δθ| = {straight.Zip(final, (a, b) => Math.Abs(a - b)).Max():E2}");
+            $"the restarted job's parameters differ from {straightId}'s: max |Δθ| = {straight.Zip(final, (a, b) => Math.Abs(a - b)).Max():E2}\n{done}\n{Logs()}");
         output.WriteLine($"{job.Id} killed at epoch {struck.Epoch}, step {struck.Step}; restarted: {restart.Reason}; bitwise equal to {straightId}");
     }
 
