@@ -24,6 +24,11 @@ internal static class Errors
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
         }
+        catch (InvalidDataException e)
+        {
+            // A checkpoint whose bytes are whole but whose content does not load: what it holds is lost to the caller.
+            throw new RpcException(new Status(StatusCode.DataLoss, e.Message));
+        }
         catch (Exception e) when (e is InvalidOperationException or InvalidJobChangeException)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
