@@ -58,6 +58,8 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
 
     private static void Check(TrainingCheckpoint c, TrainingPlan plan, int stepsPerEpoch, string digest)
     {
+        if (c.Sampler != TrainingCheckpoint.ShardSampler)
+            throw new DataException($"checkpoint {digest[..12]} comes from a single-process run (train), whose sample order is not a job's; a job cannot resume it");
         if (c.GlobalBatch != plan.GlobalBatch || c.Seed != plan.Seed || c.StepsPerEpoch != stepsPerEpoch || c.Epoch > plan.Epochs)
             throw new DataException($"checkpoint {digest[..12]} was taken with a global batch of {c.GlobalBatch}, seed {c.Seed}, {c.StepsPerEpoch} steps per epoch at epoch {c.Epoch}; "
                 + $"this job has {plan.GlobalBatch}, {plan.Seed}, {stepsPerEpoch} and {plan.Epochs} epochs");

@@ -106,7 +106,7 @@ public sealed class TrainingProgress
     public TrainingCheckpoint ToCheckpoint(TrainingPlan plan, int stepsPerEpoch, int worldSize, IReadOnlyList<Engine.RandomState> random) => new()
     {
         Epoch = Epoch, Step = Step, StepsPerEpoch = stepsPerEpoch, GlobalBatch = plan.GlobalBatch, Seed = plan.Seed, Epochs = plan.Epochs,
-        WorldSize = worldSize, Random = random,
+        WorldSize = worldSize, Random = random, Sampler = TrainingCheckpoint.ShardSampler,
         EpochSums = new Dictionary<string, double>
         {
             ["loss_sum"] = LossSum, ["samples"] = Samples, ["correct"] = Correct, ["judged"] = Judged, ["lost_samples"] = LostSamples,

@@ -105,6 +105,8 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
         var (first, bytes, warnings) = await LatestAsync(spec.ResumeFrom, cancellationToken);
         var source = (await Job(spec.ResumeFrom).Get())!;
         var training = ModelFile.Read(bytes, $"{spec.ResumeFrom}'s checkpoint {first.Digest[..12]}").Training!;
+        if (training.Sampler != TrainingCheckpoint.ShardSampler)
+            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint comes from a single-process run, whose sample order is not a job's");
         if (training.GlobalBatch != spec.GlobalBatchSize)
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint was trained with a global batch of {training.GlobalBatch}; resume it with the same, not {spec.GlobalBatchSize}");
         if (training.Seed != spec.Seed)

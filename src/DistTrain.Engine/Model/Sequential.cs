@@ -300,6 +300,9 @@ public sealed class Sequential
     // A checkpoint resumes only the run it came from: the same batch, seed and epoch length.
     private static void CheckResumable(TrainingCheckpoint from, TrainingCheckpoint plan)
     {
+        if (from.Sampler != plan.Sampler)
+            throw new ArgumentException($"the checkpoint comes from a distributed job ({from.WorldSize} workers), whose global batches leave out each epoch's remainder; "
+                + "resume it with `disttrain submit --resume-from`, or evaluate it");
         if (from.GlobalBatch != plan.GlobalBatch)
             throw new ArgumentException($"the checkpoint was trained with batches of {from.GlobalBatch}; resume it with the same batch size, not {plan.GlobalBatch}");
         if (from.Seed != plan.Seed)

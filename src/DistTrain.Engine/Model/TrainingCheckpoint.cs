@@ -23,6 +23,15 @@ public sealed record TrainingCheckpoint
     /// <summary>Replicas the run trained on when the checkpoint was taken.</summary>
     public int WorldSize { get; init; } = 1;
 
+    /// <summary>
+    /// How the run orders its samples: <see cref="FitSampler"/> (Fit's shuffle, the last batch of an epoch smaller) or
+    /// <see cref="ShardSampler"/> (a distributed job's global batches, <see cref="ShardPlan"/>). A run resumes only
+    /// under the sampler that took it.
+    /// </summary>
+    public string Sampler { get; init; } = FitSampler;
+
+    public const string FitSampler = "fit", ShardSampler = "shard";
+
     /// <summary>The epoch in progress's running sums (for example loss_sum, samples, correct, judged).</summary>
     public IReadOnlyDictionary<string, double> EpochSums { get; init; } = new Dictionary<string, double>();
 
@@ -38,7 +47,7 @@ public sealed record TrainingCheckpoint
     public JsonObject ToJson() => new()
     {
         ["epoch"] = Epoch, ["step"] = Step, ["steps_per_epoch"] = StepsPerEpoch,
-        ["global_batch"] = GlobalBatch, ["seed"] = Seed, ["epochs"] = Epochs, ["world_size"] = WorldSize,
+        ["global_batch"] = GlobalBatch, ["seed"] = Seed, ["epochs"] = Epochs, ["world_size"] = WorldSize, ["sampler"] = Sampler,
         ["epoch_sums"] = Figures(EpochSums),
         ["history"] = new JsonArray([.. History.Select(h => (JsonNode)Figures(h))]),
         ["random"] = new JsonArray([.. Random.Select(r => (JsonNode)new JsonArray(r.Stream, r.Step, r.Counter))]),
@@ -54,6 +63,7 @@ public sealed record TrainingCheckpoint
             {
                 Epoch = Int(o, "epoch"), Step = Int(o, "step"), StepsPerEpoch = Int(o, "steps_per_epoch"),
                 GlobalBatch = Int(o, "global_batch"), Seed = (int)o["seed"]!, Epochs = Int(o, "epochs"), WorldSize = Int(o, "world_size"),
+                Sampler = (string?)o["sampler"] ?? FitSampler,
                 EpochSums = ReadFigures(o["epoch_sums"]),
                 History = [.. (o["history"]?.AsArray() ?? []).Select(ReadFigures)],
                 Random = [.. (o["random"]?.AsArray() ?? []).Select(r => new RandomState((int)r![0]!, (long)r[1]!, (long)r[2]!))],

@@ -105,6 +105,8 @@ public class ResumeTests : IDisposable
         var (x2, y2) = Data(50, [6], 3, 1);
         Assert.Contains("other data", Assert.Throws<ArgumentException>(() => m.Fit(x2, y2, epochs: 4, batchSize: 10, resumeFrom: t)).Message);
         Assert.Contains("already at epoch 2", Assert.Throws<ArgumentException>(() => m.Fit(x, y, epochs: 1, batchSize: 10, resumeFrom: t)).Message);
+        var job = t with { Sampler = TrainingCheckpoint.ShardSampler, WorldSize = 2 };
+        Assert.Contains("distributed job (2 workers)", Assert.Throws<ArgumentException>(() => m.Fit(x, y, epochs: 4, batchSize: 10, resumeFrom: job)).Message);
     }
 
     [Fact]
