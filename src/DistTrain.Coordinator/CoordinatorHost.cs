@@ -16,7 +16,7 @@ namespace DistTrain.Coordinator;
 /// <param name="SiloPort">The port other coordinators of a Redis cluster reach this one's silo at (0: a free one).</param>
 /// <param name="MissedHeartbeats">Heartbeats (2 s apart) a worker may miss before it is lost.</param>
 /// <param name="CheckpointDir">Where the checkpoint store keeps its files (default: "checkpoints" under the state directory,
-/// or under the data cache when the state lives in Redis or PostgreSQL).</param>
+/// or under the data cache when the state lives in Redis or PostgreSQL). Coordinators of one cluster must share it.</param>
 public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3,
     string? CheckpointDir = null);
 

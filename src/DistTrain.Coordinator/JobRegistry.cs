@@ -52,11 +52,11 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.MaxRestarts is < 0 or > 1000) throw new ArgumentException($"--max-restarts must be between 0 and 1000, got {spec.MaxRestarts}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
-        ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
+        var model = ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
         int stepsPerEpoch = ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize);
         var resume = (From: (ImmutableList<CheckpointRecord>?)null, Warnings: (ImmutableList<string>?)null, History: (ImmutableList<EpochRecord>?)null);
         if (spec.ResumeFrom.Length > 0)
-            resume = await (checkpoints ?? throw new InvalidOperationException("this coordinator keeps no checkpoints")).ResumeAsync(spec, stepsPerEpoch, CancellationToken.None);
+            resume = await (checkpoints ?? throw new InvalidOperationException("this coordinator keeps no checkpoints")).ResumeAsync(spec, model, data.Digest, stepsPerEpoch, CancellationToken.None);
         lock (_sync) _datasets[data.Digest] = data;
         string id = await Index.NewJob();
         await JobGrain(id).Update(new JobSubmitted(JsonFormatter.Default.Format(spec),

@@ -65,11 +65,9 @@ public static class JobTransitions
                     .ToImmutableList(),
             },
             (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) when (job.Checkpoints ?? []).Any(k => k.Digest == c.Checkpoint.Digest) => job,
-            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => job with
-            {
-                Checkpoint = c.Checkpoint.Digest,
-                Checkpoints = Newest((job.Checkpoints ?? []).Add(c.Checkpoint), Math.Max(1, job.KeepCheckpoints)),
-            },
+            // Kept in order of training position, not of arrival: an upload that finishes late (a former rank 0's, a
+            // retried one) never passes for the latest.
+            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => Kept(job, job.Checkpoints ?? [], c.Checkpoint),
             (JobPhase.Running, JobRestarted r) => job with
             {
                 Phase = JobPhase.Pending, Workers = [], WorkerIds = [], Generation = r.Generation, ShortSinceUtc = null, Restarts = job.Restarts + 1,
@@ -98,9 +96,14 @@ public static class JobTransitions
             KeepCheckpoints: s.KeepCheckpoints, MaxRestarts: s.MaxRestarts, ResumeFrom: s.ResumeFrom ?? []);
     }
 
-    // The newest `keep` of a list kept oldest first.
-    private static ImmutableList<CheckpointRecord> Newest(ImmutableList<CheckpointRecord> all, int keep) =>
-        all.Count <= keep ? all : all.RemoveRange(0, all.Count - keep);
+    // The most advanced `KeepCheckpoints` (3 for a record stored before jobs had the setting), oldest first.
+    private static JobRecord Kept(JobRecord job, ImmutableList<CheckpointRecord> kept, CheckpointRecord added)
+    {
+        int keep = job.KeepCheckpoints > 0 ? job.KeepCheckpoints : 3;
+        var all = kept.Add(added).OrderBy(c => c.EpochsDone).ThenBy(c => c.Step).ThenBy(c => c.Final).ThenBy(c => c.TimeUtc).ToImmutableList();
+        if (all.Count > keep) all = all.RemoveRange(0, all.Count - keep);
+        return job with { Checkpoints = all, Checkpoint = all[^1].Digest };
+    }
 }
 
 /// <summary>A change that the job's phase does not allow; the record is left as it was.</summary>

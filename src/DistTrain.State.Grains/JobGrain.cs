@@ -138,6 +138,13 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
         ClearGathering(); // reports about the old generation's ring are moot from here on
         long generation = await GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key).NewGeneration();
         int min = Math.Max(1, job.MinWorkers);
+        if (ids.Count == 0 && job.Restarts < job.MaxRestarts)
+        {
+            // Every member is gone: there is no state to keep, so the job restarts from its latest checkpoint at once, on a
+            // full worker set, rather than waiting for joiners that would train it at another world size.
+            await RestartAsync(job, reason);
+            return;
+        }
         if (ids.Count >= min)
         {
             _waitTimer?.Dispose();
@@ -170,13 +177,15 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
         }, new GrainTimerCreationOptions(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan));
     }
 
-    // Back to Pending, to be placed again when workers are free; its workers start from its latest checkpoint. The
-    // members still holding on (below the minimum) are let go: they may well be placed in it again.
+    // Back to Pending, to be placed again when workers are free; its workers start from its latest checkpoint. Members
+    // still holding on (below the minimum) learn from their long poll that they are out, and free themselves; the
+    // scheduler's periodic re-queue also finds the job should this one-way call be lost.
     private async Task RestartAsync(JobRecord job, string reason)
     {
+        _waitTimer?.Dispose();
+        _waitTimer = null;
         long generation = await GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key).NewGeneration();
         await Update(new JobRestarted(reason, generation));
-        foreach (string w in job.WorkerIds) GrainFactory.GetGrain<IWorkerGrain>(w).Release(job.Id).Ignore();
         GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Enqueue(job.Id).Ignore();
     }
 

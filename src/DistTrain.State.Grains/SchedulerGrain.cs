@@ -35,7 +35,20 @@ public sealed class SchedulerGrain(
         await RequeueAsync();
     }
 
-    public Task Start() => PlaceAsync();
+    public async Task Start()
+    {
+        // Every coordinator calls this every beat; reading every job is not cheap, so the re-queue runs now and then.
+        if (DateTime.UtcNow - _lastRequeue > RequeueInterval)
+        {
+            _lastRequeue = DateTime.UtcNow;
+            await RequeueAsync();
+        }
+        await PlaceAsync();
+    }
+
+    /// <summary>How often the periodic Start also looks for pending jobs missing from the queue (a restart's lost Enqueue).</summary>
+    private static readonly TimeSpan RequeueInterval = TimeSpan.FromSeconds(30);
+    private DateTime _lastRequeue = DateTime.UtcNow;
 
     public async Task Enqueue(string jobId)
     {

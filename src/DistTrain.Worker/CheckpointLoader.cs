@@ -15,12 +15,20 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
 {
     private static readonly TimeSpan DownloadDeadline = TimeSpan.FromMinutes(5);
 
-    /// <summary>Loads the newest intact checkpoint the assignment names; false when it names none.</summary>
-    public async Task<bool> LoadAsync(Assignment a, Sequential model, TrainingProgress progress, TrainingPlan plan, int stepsPerEpoch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Loads the newest intact checkpoint the assignment names; false when it names none. When every one it names is
+    /// gone from the store (pruned while this worker fetched its dataset), it asks <paramref name="refresh"/> for the
+    /// job's list as it is now, once.
+    /// </summary>
+    public async Task<bool> LoadAsync(Assignment a, Sequential model, TrainingProgress progress, TrainingPlan plan, int stepsPerEpoch,
+        Func<Task<Assignment>> refresh, CancellationToken cancellationToken)
     {
         var passedOver = new List<string>();
-        foreach (string digest in a.Checkpoints)
+        bool corrupt = false;
+        var candidates = a.Checkpoints.ToList();
+        for (int i = 0; i < candidates.Count; i++)
         {
+            string digest = candidates[i];
             ModelFile.Contents contents;
             try
             {
@@ -31,6 +39,13 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
                 string why = e is RpcException r ? r.Status.Detail : e.Message;
                 log($"{workerId}: warning: {a.JobId}'s checkpoint {digest[..12]} cannot be used ({why}); trying the one before it");
                 passedOver.Add(why);
+                corrupt |= e is not RpcException { StatusCode: StatusCode.NotFound };
+                if (i == candidates.Count - 1 && !corrupt && passedOver.Count == candidates.Count)
+                {
+                    var now = (await refresh()).Checkpoints.Where(d => !candidates.Contains(d)).ToList();
+                    if (now.Count > 0) log($"{workerId}: {a.JobId}'s checkpoints were pruned meanwhile; trying its newer ones");
+                    candidates.AddRange(now);
+                }
                 continue;
             }
             var training = contents.Training ?? throw new DataException($"checkpoint {digest[..12]} holds no training state");
@@ -60,7 +75,8 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
     {
         if (c.Sampler != TrainingCheckpoint.ShardSampler)
             throw new DataException($"checkpoint {digest[..12]} comes from a single-process run (train), whose sample order is not a job's; a job cannot resume it");
-        if (c.GlobalBatch != plan.GlobalBatch || c.Seed != plan.Seed || c.StepsPerEpoch != stepsPerEpoch || c.Epoch > plan.Epochs)
+        if (c.GlobalBatch != plan.GlobalBatch || c.Seed != plan.Seed || c.StepsPerEpoch != stepsPerEpoch || c.Epoch > plan.Epochs
+            || c.Epoch == plan.Epochs && c.Step > 0)
             throw new DataException($"checkpoint {digest[..12]} was taken with a global batch of {c.GlobalBatch}, seed {c.Seed}, {c.StepsPerEpoch} steps per epoch at epoch {c.Epoch}; "
                 + $"this job has {plan.GlobalBatch}, {plan.Seed}, {stepsPerEpoch} and {plan.Epochs} epochs");
     }

@@ -18,6 +18,7 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
     private static readonly TimeSpan UploadDeadline = TimeSpan.FromMinutes(5);
     private readonly object _sync = new();
     private Task _running = Task.CompletedTask;
+    private bool _draining; // changed only under _sync: a drain that finds nothing waiting clears it before it returns
     private CheckpointSnapshot? _waiting;
 
     /// <summary>Uploads the snapshot in the background, after the one in flight (replacing any that waits).</summary>
@@ -26,12 +27,13 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
         DistTrainMetrics.CheckpointPause.Record(snapshot.CopyTime.TotalSeconds, DistTrainMetrics.Job(jobId));
         lock (_sync)
         {
-            if (!_running.IsCompleted)
+            if (_draining)
             {
                 if (_waiting is { } dropped) log($"{workerId}: {jobId}'s checkpoint {dropped.Where} is superseded by {snapshot.Where} before its upload began");
                 _waiting = snapshot;
                 return;
             }
+            _draining = true;
             _running = Task.Run(() => DrainAsync(snapshot));
         }
     }
@@ -45,7 +47,7 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
             _waiting = null; // the final model supersedes any checkpoint still waiting
             running = _running;
         }
-        await running.WaitAsync(cancellationToken);
+        await running.WaitAsync(cancellationToken); // DrainAsync never faults: it logs what it could not store
         for (var pause = TimeSpan.FromSeconds(1); ; pause = TimeSpan.FromSeconds(Math.Min(2 * pause.TotalSeconds, 10)))
         {
             try
@@ -53,8 +55,9 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
                 await UploadAsync(final, cancellationToken);
                 return;
             }
+            // Unknown and ResourceExhausted: the coordinator failed to store it (a full disk, say), which may pass.
             catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Aborted or StatusCode.DeadlineExceeded or StatusCode.Internal
-                && pause < TimeSpan.FromSeconds(10))
+                or StatusCode.Unknown or StatusCode.ResourceExhausted && pause < TimeSpan.FromSeconds(10))
             {
                 log($"{workerId}: uploading {jobId}'s final model: {e.Status.StatusCode} {e.Status.Detail}; trying again in {pause.TotalSeconds:0} s");
                 await Task.Delay(pause, cancellationToken);
@@ -70,15 +73,16 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
             {
                 await UploadAsync(next, CancellationToken.None);
             }
-            catch (RpcException e)
+            catch (Exception e)
             {
                 // Not fatal: training goes on, and the next checkpoint (or the final model) is uploaded all the same.
-                log($"{workerId}: {jobId}'s checkpoint {next.Where} was not stored: {e.Status.StatusCode} {e.Status.Detail}");
+                log($"{workerId}: {jobId}'s checkpoint {next.Where} was not stored: {(e is RpcException r ? $"{r.Status.StatusCode} {r.Status.Detail}" : e.Message)}");
             }
             lock (_sync)
             {
                 next = _waiting;
                 _waiting = null;
+                if (next is null) _draining = false;
             }
         }
     }

@@ -57,8 +57,12 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 // This worker holds no state of the job yet: it starts from the job's latest checkpoint, if it has one.
                 // Members that hold newer state pass it on when the ring forms (ReplicaState).
                 started = true;
+                var current = a;
                 bool loaded = await new CheckpointLoader(Checkpoints, workerId, log).LoadAsync(a, model, progress, plan,
-                    ShardPlan.StepsPerEpoch(data.TrainX.Batch, plan.GlobalBatch), cancellationToken);
+                    ShardPlan.StepsPerEpoch(data.TrainX.Batch, plan.GlobalBatch),
+                    () => workers.NextGenerationAsync(new NextGenerationRequest { WorkerId = workerId, JobId = current.JobId, Generation = current.Generation - 1 },
+                        new CallOptions(deadline: DateTime.UtcNow + PollDeadline, cancellationToken: cancellationToken).WithWaitForReady()).ResponseAsync,
+                    cancellationToken);
                 // The epochs the checkpoint has finished: a report lost with the workers that wrote it is made good here
                 // (the coordinator records an epoch once).
                 if (loaded && a.Rank == 0)

@@ -106,7 +106,15 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         // Once the coordinator has found both lost (it would place a new job on a worker it still believes idle), the job
         // is cancelled, so that new workers are not taken into it.
         await WaitForAsync(jobs, broken.Id, j => j.Events.Any(e => e.NewWorld == 0), seconds: 30);
+        var early = Spec();
+        early.ResumeFrom = broken.Id;
+        var refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => jobs.SubmitAsync(new SubmitJobRequest { Spec = early }).ResponseAsync);
+        Assert.Contains("once it has ended", refused.Status.Detail); // it would go on pruning what the new job starts from
         await jobs.CancelAsync(new CancelJobRequest { Id = broken.Id });
+        var other = Spec();
+        (other.ResumeFrom, other.Model) = (broken.Id, "mnist-mlp");
+        refused = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => jobs.SubmitAsync(new SubmitJobRequest { Spec = other }).ResponseAsync);
+        Assert.Equal((Grpc.Core.StatusCode.InvalidArgument, true), (refused.StatusCode, refused.Status.Detail.Contains("model or optimizer differs")));
         var kept = (await new Checkpoints.CheckpointsClient(channel).ListAsync(new ListCheckpointsRequest { JobId = broken.Id })).Checkpoints;
         Assert.Equal(3, kept.Count); // 50 or more were taken; the newest 3 are kept
         Assert.True(kept[0].EpochsDone * 120 + kept[0].Step > kept[1].EpochsDone * 120 + kept[1].Step, "newest first");

@@ -100,6 +100,18 @@ public class JobGrainTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Checkpoints_are_kept_by_training_position_so_a_late_upload_never_passes_for_the_latest()
+    {
+        var job = await JobIn(JobPhase.Running);
+        CheckpointRecord At(int epochs, int step) => new(new string((char)('a' + epochs * 4 + step / 10), 64), epochs, step, DateTime.UtcNow, 10, false, "job-x");
+        foreach (var c in new[] { At(1, 10), At(1, 30), At(1, 20), At(2, 0) }) await job.Update(new JobCheckpointed(c));
+        var record = await job.Update(new JobCheckpointed(At(1, 0))); // a former rank 0's upload, finishing late
+        Assert.Equal([(1, 20), (1, 30), (2, 0)], record.Checkpoints!.Select(c => (c.EpochsDone, c.Step)));
+        Assert.Equal(At(2, 0).Digest, record.Checkpoint);
+        Assert.Equal([At(2, 0).Digest, At(1, 30).Digest, At(1, 20).Digest], record.StartingPoints().Select(c => c.Digest));
+    }
+
     [Theory]
     [MemberData(nameof(Illegal))]
     public async Task Illegal_transitions_are_refused_by_name_and_change_nothing(JobPhase? from, string change)

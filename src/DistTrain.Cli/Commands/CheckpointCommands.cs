@@ -62,6 +62,22 @@ public static class CheckpointCommands
         return command;
     }
 
+    /// <summary>`--save`: downloads a completed job's final model; 1 with a message naming what failed (the job's summary is out already).</summary>
+    public static async Task<int> SaveFinalAsync(GrpcChannel channel, Job job, string path, CancellationToken ct)
+    {
+        try
+        {
+            await DownloadAsync(channel, job.Id, job.Checkpoints.FirstOrDefault(c => c.Final)?.Digest ?? "", path, ct);
+            return 0;
+        }
+        catch (Exception e) when (e is RpcException or InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            string why = e is RpcException r ? $"{r.Status.StatusCode}: {r.Status.Detail}" : e.Message;
+            Console.Error.WriteLine($"disttrain: {job.Id} completed, but its model was not saved to {path} ({why}); `disttrain export {job.Id} --out FILE` tries again");
+            return 1;
+        }
+    }
+
     /// <summary>"final model", "after epoch 2" or "epoch 3, step 40".</summary>
     public static string Where(CheckpointInfo c) =>
         c.Final ? $"final model (after epoch {c.EpochsDone})" : c.Step == 0 ? $"after epoch {c.EpochsDone}" : $"epoch {c.EpochsDone + 1}, step {c.Step}";

@@ -39,18 +39,26 @@ public static class ClusterCommands
             Description = "With --storage redis: the port the cluster's other coordinators reach this one at (0 = any)", DefaultValueFactory = _ => 0,
         };
         var missed = CommonOptions.Positive("--missed-heartbeats", 3, "Heartbeats (2 s apart) a worker may miss before it is lost", max: 1000);
+        var checkpointDir = new Option<string?>("--checkpoint-dir")
+        {
+            Description = "Where the checkpoint store keeps its files (default: checkpoints under --state-dir); coordinators of one cluster must share it",
+        };
         var metricsPort = MetricsPort();
         var metricsBind = MetricsBind();
         var command = new Command("coordinator", "Run a coordinator until stopped; coordinators given the same --storage redis=... form one cluster")
         {
-            bind, port, dataDir, stateDir, storage, siloPort, missed, metricsPort, metricsBind,
+            bind, port, dataDir, stateDir, storage, siloPort, missed, checkpointDir, metricsPort, metricsBind,
         };
         command.SetAction(async (p, ct) =>
         {
             var choice = StateStorageChoice.Parse(p.GetValue(storage), Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir()));
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "coordinator", ct);
+            string state = Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir());
+            if (choice.Kind != "file" && p.GetValue(checkpointDir) is null)
+                Terminal.Info($"warning: checkpoints go to {Path.Combine(state, "checkpoints")} on this host; give the cluster's coordinators one shared --checkpoint-dir, "
+                    + "or a checkpoint uploaded to one is missing on the others");
             var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice,
-                p.GetValue(siloPort), p.GetValue(missed)),
+                p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints"))),
                 Terminal.Info, ct);
             Terminal.Info($"coordinator listening on {bound}; job state: {choice}");
             try
@@ -123,8 +131,8 @@ public static class ClusterCommands
             foreach (var e in submitted.Events.Where(e => e.Kind is "resume" or "warning"))
                 Terminal.Info(e.Kind == "warning" ? $"warning: {e.Reason}" : $"{submitted.Id} {e.Reason}");
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
-            if (p.GetValue(job.Save) is { } save && done.Status == JobStatus.Completed) await CheckpointCommands.DownloadAsync(channel, done.Id, "", save, ct);
-            return JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
+            int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
+            return code == 0 && p.GetValue(job.Save) is { } save ? await CheckpointCommands.SaveFinalAsync(channel, done, save, ct) : code;
         });
         return command;
     }

@@ -70,8 +70,8 @@ public static class LocalCommand
             // The workers leave by themselves once the job has ended (a cancelled job's ranks stop together within a few
             // steps); the coordinator must outlive them so that their last reports land.
             LocalCluster.WaitForExit(workerProcesses, TimeSpan.FromSeconds(30));
-            if (p.GetValue(job.Save) is { } save && done.Status == JobStatus.Completed) await CheckpointCommands.DownloadAsync(channel, done.Id, "", save, ct);
             int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds, metricsUrls);
+            if (code == 0 && p.GetValue(job.Save) is { } save) code = await CheckpointCommands.SaveFinalAsync(channel, done, save, ct);
             if (code != 0) Console.Error.WriteLine($"disttrain: the processes' logs are in {cluster.LogDirectory}");
             return code;
         });

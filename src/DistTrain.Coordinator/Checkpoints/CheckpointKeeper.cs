@@ -100,11 +100,19 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
     /// against the new job's plan, with the warnings and the source's history up to that point.
     /// </summary>
     public async Task<(ImmutableList<CheckpointRecord> From, ImmutableList<string> Warnings, ImmutableList<EpochRecord> History)> ResumeAsync(
-        JobSpec spec, int stepsPerEpoch, CancellationToken cancellationToken)
+        JobSpec spec, Sequential model, string datasetDigest, int stepsPerEpoch, CancellationToken cancellationToken)
     {
+        // A job that still trains would go on pruning the very checkpoints the new one starts from.
+        var source = await Job(spec.ResumeFrom).Get() ?? throw new KeyNotFoundException($"no job {spec.ResumeFrom}");
+        if (!source.IsFinal)
+            throw new InvalidOperationException($"{spec.ResumeFrom} is {source.Phase.ToString().ToLowerInvariant()}; resume from it once it has ended (cancel it first)");
+        if (source.DatasetDigest != datasetDigest)
+            throw new ArgumentException($"{spec.ResumeFrom} trained on other data (dataset {source.DatasetDigest[..12]}, this job's is {datasetDigest[..12]})");
         var (first, bytes, warnings) = await LatestAsync(spec.ResumeFrom, cancellationToken);
-        var source = (await Job(spec.ResumeFrom).Get())!;
-        var training = ModelFile.Read(bytes, $"{spec.ResumeFrom}'s checkpoint {first.Digest[..12]}").Training!;
+        var contents = ModelFile.Read(bytes, $"{spec.ResumeFrom}'s checkpoint {first.Digest[..12]}");
+        var training = contents.Training!;
+        if (!System.Text.Json.Nodes.JsonNode.DeepEquals(Engine.Spec.ModelSpec.ToJson(contents.Model), Engine.Spec.ModelSpec.ToJson(model)))
+            throw new ArgumentException($"this job's model or optimizer differs from {spec.ResumeFrom}'s; resume it with the same --model and --optimizer");
         if (training.Sampler != TrainingCheckpoint.ShardSampler)
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint comes from a single-process run, whose sample order is not a job's");
         if (training.GlobalBatch != spec.GlobalBatchSize)
@@ -113,7 +121,7 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has seed {training.Seed}; resume it with --seed {training.Seed}, not {spec.Seed}");
         if (training.StepsPerEpoch != stepsPerEpoch)
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has {training.StepsPerEpoch} steps per epoch, but this job's data gives {stepsPerEpoch}: it was taken on other data");
-        if (training.Epoch > spec.Epochs)
+        if (training.Epoch > spec.Epochs || training.Epoch == spec.Epochs && training.Step > 0)
             throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has finished {training.Epoch} epochs; --epochs counts the total, so ask for at least that");
         var from = source.StartingPoints().SkipWhile(c => c.Digest != first.Digest).ToImmutableList();
         return (from, warnings, source.History.Where(h => h.Epoch <= training.Epoch).ToImmutableList());

@@ -16,7 +16,6 @@ public sealed class FileCheckpointStore(string root) : ICheckpointStore
     {
         string digest = Convert.ToHexStringLower(SHA256.HashData(content));
         string path = Locate(digest);
-        if (File.Exists(path) && new FileInfo(path).Length == content.Length) return digest;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await Task.Run(() => ModelFile.WriteDurably(path, content), cancellationToken);
         return digest;

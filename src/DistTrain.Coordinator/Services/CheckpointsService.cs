@@ -16,13 +16,21 @@ public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry regi
         using var content = new MemoryStream();
         await foreach (var chunk in requestStream.ReadAllAsync(context.CancellationToken))
         {
-            header ??= chunk.Header ?? throw new ArgumentException("a checkpoint upload's first chunk must carry its header (worker, job)");
-            if (chunk.TotalBytes is < 0 or > CheckpointKeeper.MaxBytes || content.Length + chunk.Data.Length > CheckpointKeeper.MaxBytes)
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, $"a checkpoint may hold at most {CheckpointKeeper.MaxBytes >> 20} MiB"));
+            if (header is null)
+            {
+                // Who sends it is settled before anything more is read: only a member of the job's worker set uploads.
+                header = chunk.Header ?? throw new ArgumentException("a checkpoint upload's first chunk must carry its header (worker, job)");
+                if (await registry.WorkerAsync(header.WorkerId) is null) throw new State.UnknownWorkerException($"no worker {header.WorkerId}; register first");
+                if (!(await registry.RecordAsync(header.JobId)).WorkerIds.Contains(header.WorkerId))
+                    throw new InvalidOperationException($"{header.WorkerId} is not a member of {header.JobId}'s worker set; only its members upload its checkpoints");
+            }
+            if (chunk.Data.Length > 4 * ChunkBytes || chunk.TotalBytes is < 0 or > CheckpointKeeper.MaxBytes
+                || content.Length + chunk.Data.Length > Math.Min(chunk.TotalBytes, CheckpointKeeper.MaxBytes))
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"a checkpoint upload sends chunks of at most {4 * ChunkBytes >> 20} MiB and no more than the {chunk.TotalBytes} bytes it announced (at most {CheckpointKeeper.MaxBytes >> 20} MiB)"));
             chunk.Data.WriteTo(content);
         }
         if (header is null) throw new ArgumentException("the checkpoint upload was empty");
-        if (await registry.WorkerAsync(header.WorkerId) is null) throw new State.UnknownWorkerException($"no worker {header.WorkerId}; register first");
         try
         {
             var record = await keeper.RecordAsync(header.WorkerId, header.JobId, header.Final, content.ToArray(), context.CancellationToken);

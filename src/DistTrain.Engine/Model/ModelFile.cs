@@ -70,7 +70,7 @@ public static class ModelFile
     public static void WriteDurably(string path, ReadOnlySpan<byte> bytes)
     {
         string full = Path.GetFullPath(path);
-        string tmp = full + ".tmp-" + Environment.ProcessId;
+        string tmp = $"{full}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}"; // two writers of one file never share a temporary
         using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             f.Write(bytes);
