@@ -20,6 +20,16 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
     private Task _running = Task.CompletedTask;
     private bool _draining; // changed only under _sync: a drain that finds nothing waiting clears it before it returns
     private CheckpointSnapshot? _waiting;
+    // Snapshots done with (uploaded or superseded), whose arrays the next snapshot writes over; two at most.
+    private readonly System.Collections.Concurrent.ConcurrentStack<CheckpointSnapshot> _spent = new();
+
+    /// <summary>A snapshot this uploader is done with, for <see cref="CheckpointSnapshot.Take"/> to write over; null when none is.</summary>
+    public CheckpointSnapshot? Recycled() => _spent.TryPop(out var s) ? s : null;
+
+    private void Spend(CheckpointSnapshot s)
+    {
+        if (!s.Final && _spent.Count < 2) _spent.Push(s);
+    }
 
     /// <summary>Uploads the snapshot in the background, after the one in flight (replacing any that waits).</summary>
     public void Offer(CheckpointSnapshot snapshot)
@@ -29,7 +39,11 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
         {
             if (_draining)
             {
-                if (_waiting is { } dropped) log($"{workerId}: {jobId}'s checkpoint {dropped.Where} is superseded by {snapshot.Where} before its upload began");
+                if (_waiting is { } dropped)
+                {
+                    log($"{workerId}: {jobId}'s checkpoint {dropped.Where} is superseded by {snapshot.Where} before its upload began");
+                    Spend(dropped);
+                }
                 _waiting = snapshot;
                 return;
             }
@@ -78,6 +92,7 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
                 // Not fatal: training goes on, and the next checkpoint (or the final model) is uploaded all the same.
                 log($"{workerId}: {jobId}'s checkpoint {next.Where} was not stored: {(e is RpcException r ? $"{r.Status.StatusCode} {r.Status.Detail}" : e.Message)}");
             }
+            Spend(next);
             lock (_sync)
             {
                 next = _waiting;

@@ -64,6 +64,9 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     /// </summary>
     public Action<CheckpointSnapshot>? OnCheckpoint { get; init; }
 
+    /// <summary>A snapshot the receiver of <see cref="OnCheckpoint"/> is done with, whose arrays the next one may reuse.</summary>
+    public Func<CheckpointSnapshot?>? Recycled { get; init; }
+
     /// <summary>Called on every rank after each epoch, with the figures combined over all ranks.</summary>
     public Action<EpochResult>? OnEpoch { get; init; }
 
@@ -158,7 +161,8 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     public CheckpointSnapshot Snapshot(bool final)
     {
         _specJson ??= Engine.Spec.ModelSpec.ToJson(model).ToJsonString();
-        return CheckpointSnapshot.Take(model, _specJson, Progress.ToCheckpoint(plan, _stepsPerEpoch, ring.Transport.WorldSize, model.RandomStates), final);
+        return CheckpointSnapshot.Take(model, _specJson, Progress.ToCheckpoint(plan, _stepsPerEpoch, ring.Transport.WorldSize, model.RandomStates), final,
+            final ? null : Recycled?.Invoke());
     }
 
     /// <summary>Compares parameter hashes across ranks now; throws naming the ranks that differ.</summary>

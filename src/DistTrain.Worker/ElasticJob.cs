@@ -161,6 +161,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             },
             // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
             OnCheckpoint = uploader.Offer,
+            Recycled = uploader.Recycled,
             // Every rank asks (so every rank joins the stop vote); only rank 0's answer counts.
             StopRequested = () => reporter.StopAsked,
         };

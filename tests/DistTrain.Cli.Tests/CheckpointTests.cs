@@ -118,6 +118,10 @@ public class CheckpointTests(ITestOutputHelper output) : IDisposable
         var kept = (await new Checkpoints.CheckpointsClient(channel).ListAsync(new ListCheckpointsRequest { JobId = broken.Id })).Checkpoints;
         Assert.Equal(3, kept.Count); // 50 or more were taken; the newest 3 are kept
         Assert.True(kept[0].EpochsDone * 120 + kept[0].Step > kept[1].EpochsDone * 120 + kept[1].Step, "newest first");
+        var listed = CliProcess.Run(["checkpoints", broken.Id, "--coordinator", url, "--json"], Env, timeoutSeconds: 60);
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        using (var doc = System.Text.Json.JsonDocument.Parse(listed.LastLine))
+            Assert.Equal(kept.Select(c => c.Digest), doc.RootElement.EnumerateArray().Select(c => c.GetProperty("digest").GetString()));
         string storeDir = Path.Combine(_dir, "state", "checkpoints", "sha256");
         string newest = Path.Combine(storeDir, kept[0].Digest[..2], kept[0].Digest + ".dtm");
         Assert.All(kept, c => Assert.True(File.Exists(Path.Combine(storeDir, c.Digest[..2], c.Digest + ".dtm"))));

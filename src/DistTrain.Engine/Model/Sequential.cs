@@ -247,16 +247,17 @@ public sealed class Sequential
             CheckResumable(from, plan);
             (firstEpoch, firstBatch, sums) = (from.Epoch, from.Step, new Dictionary<string, double>(from.EpochSums));
             foreach (var h in from.History) history.Record(h);
+            // Each epoch shuffles the last epoch's order: a resumed run replays the epochs before it to stand where the
+            // uninterrupted run stood.
+            if (shuffle)
+                for (int e = 0; e < firstEpoch; e++) Shuffle(order, e);
         }
         StopTraining = false;
         foreach (var c in callbacks) c.OnTrainBegin(this);
         for (int epoch = firstEpoch; epoch < epochs && !StopTraining; epoch++)
         {
             foreach (var c in callbacks) c.OnEpochBegin(epoch);
-            // Each epoch's order is a function of the seed and the epoch alone (shuffled from the identity, not from the
-            // last epoch's order), so a run resumed at any epoch sees the same batches.
-            for (int i = 0; i < order.Length; i++) order[i] = i;
-            if (shuffle) new Random(unchecked(Seed * 31 + epoch)).Shuffle(order);
+            if (shuffle) Shuffle(order, epoch);
             double lossSum = sums.GetValueOrDefault("loss_sum");
             long correct = (long)sums.GetValueOrDefault("correct"), judged = (long)sums.GetValueOrDefault("judged"), seen = (long)sums.GetValueOrDefault("samples");
             for (int b = epoch == firstEpoch ? firstBatch : 0; b < batches; b++)
@@ -296,6 +297,8 @@ public sealed class Sequential
         foreach (var c in callbacks) c.OnTrainEnd();
         return history;
     }
+
+    private void Shuffle(int[] order, int epoch) => new Random(unchecked(Seed * 31 + epoch)).Shuffle(order);
 
     // A checkpoint resumes only the run it came from: the same batch, seed and epoch length.
     private static void CheckResumable(TrainingCheckpoint from, TrainingCheckpoint plan)
