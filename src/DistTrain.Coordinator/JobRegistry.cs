@@ -196,6 +196,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Recovery.Record(report.RecoverySeconds, DistTrainMetrics.Job(report.JobId));
                 await grain.Update(new JobRecovered(report.RecoveredGeneration, report.RecoverySeconds));
             }
+            // An epoch reported again (by a re-formed ring's rank 0) changes nothing the job already has.
+            if (report.EpochDone && !report.Finished && job.History.Any(e => e.Epoch == report.Epoch)) return true;
             var tags = DistTrainMetrics.JobSplit(report.JobId, "train");
             DistTrainMetrics.Epoch.Record(report.Epoch, DistTrainMetrics.Job(report.JobId));
             DistTrainMetrics.Loss.Record(report.Loss, tags);

@@ -95,7 +95,10 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         // a seed or spec that differs between workers at the start is caught by the consistency check below.
         Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, plan.Epochs, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
         _controlOperation += 2;
-        if (rank == 0 && Synchronized.Transferred && p.LastEpoch is { } reported) OnEpoch?.Invoke(reported with { Repeated = true }); // in case its reporter was lost
+        // Rank 0 of a new ring reports the finished epochs again: a report lost with its sender, or refused because the
+        // sender had been dropped from the job when it arrived, is made good (the coordinator records each epoch once).
+        if (rank == 0)
+            foreach (var reported in p.History) OnEpoch?.Invoke(reported with { Repeated = true });
         if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
         if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
         while (p.Epoch < plan.Epochs)

@@ -63,10 +63,8 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                     () => workers.NextGenerationAsync(new NextGenerationRequest { WorkerId = workerId, JobId = current.JobId, Generation = current.Generation - 1 },
                         new CallOptions(deadline: DateTime.UtcNow + PollDeadline, cancellationToken: cancellationToken).WithWaitForReady()).ResponseAsync,
                     cancellationToken);
-                // The epochs the checkpoint has finished: a report lost with the workers that wrote it is made good here
-                // (the coordinator records an epoch once).
-                if (loaded && a.Rank == 0)
-                    foreach (var e in progress.History.Where(e => e.Epoch < plan.Epochs)) reporter.Post(EpochReport(a, e with { Repeated = true }, plan));
+                // The checkpoint's finished epochs are reported again once the ring forms (DistributedTrainer).
+                if (loaded) log($"{workerId}: {a.JobId} has {progress.History.Count} finished epochs in its checkpoint");
             }
             using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             using var stopWatching = new CancellationTokenSource();
