@@ -32,7 +32,8 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
             ModelFile.Contents contents;
             try
             {
-                contents = ModelFile.Read(await DownloadAsync(digest, cancellationToken), $"checkpoint {digest[..12]}");
+                contents = ModelFile.Read(await CheckpointTransfer.DownloadAsync(client, new DownloadCheckpointRequest { Digest = digest },
+                    new CallOptions(deadline: DateTime.UtcNow + DownloadDeadline, cancellationToken: cancellationToken).WithWaitForReady()), $"checkpoint {digest[..12]}");
             }
             catch (Exception e) when (e is RpcException { StatusCode: StatusCode.DataLoss or StatusCode.NotFound } or InvalidDataException)
             {
@@ -49,7 +50,17 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
                 continue;
             }
             var training = contents.Training ?? throw new DataException($"checkpoint {digest[..12]} holds no training state");
-            Check(training, plan, stepsPerEpoch, digest);
+            try
+            {
+                training.CheckResumableBy(new TrainingCheckpoint
+                {
+                    Sampler = TrainingCheckpoint.ShardSampler, GlobalBatch = plan.GlobalBatch, Seed = plan.Seed, StepsPerEpoch = stepsPerEpoch, Epochs = plan.Epochs,
+                });
+            }
+            catch (ArgumentException e)
+            {
+                throw new DataException($"{a.JobId} cannot resume checkpoint {digest[..12]}: {e.Message}");
+            }
             Apply(contents, model, progress, $"checkpoint {digest[..12]}");
             log($"{workerId}: {a.JobId} starts from checkpoint {digest[..12]}: epoch {training.Epoch + 1}, step {training.Step} of {training.StepsPerEpoch}");
             return true;
@@ -69,28 +80,5 @@ public sealed class CheckpointLoader(Checkpoints.CheckpointsClient client, strin
         from.Store.State.CopyTo(model.Store.State, 0);
         model.Optimizer!.Restore(from.Optimizer!.Iterations, [.. from.Optimizer.Slots]);
         progress.ReadCheckpoint(contents.Training ?? throw new DataException($"{source} holds no training state"));
-    }
-
-    private static void Check(TrainingCheckpoint c, TrainingPlan plan, int stepsPerEpoch, string digest)
-    {
-        if (c.Sampler != TrainingCheckpoint.ShardSampler)
-            throw new DataException($"checkpoint {digest[..12]} comes from a single-process run (train), whose sample order is not a job's; a job cannot resume it");
-        if (c.GlobalBatch != plan.GlobalBatch || c.Seed != plan.Seed || c.StepsPerEpoch != stepsPerEpoch || c.Epoch > plan.Epochs
-            || c.Epoch == plan.Epochs && c.Step > 0)
-            throw new DataException($"checkpoint {digest[..12]} was taken with a global batch of {c.GlobalBatch}, seed {c.Seed}, {c.StepsPerEpoch} steps per epoch at epoch {c.Epoch}; "
-                + $"this job has {plan.GlobalBatch}, {plan.Seed}, {stepsPerEpoch} and {plan.Epochs} epochs");
-    }
-
-    private async Task<byte[]> DownloadAsync(string digest, CancellationToken cancellationToken)
-    {
-        using var call = client.Download(new DownloadCheckpointRequest { Digest = digest },
-            new CallOptions(deadline: DateTime.UtcNow + DownloadDeadline, cancellationToken: cancellationToken).WithWaitForReady());
-        using var bytes = new MemoryStream();
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken))
-        {
-            if (chunk.TotalBytes is < 0 or > 1L << 30) throw new InvalidDataException($"checkpoint {digest[..12]} claims an impossible size of {chunk.TotalBytes} bytes");
-            chunk.Data.WriteTo(bytes);
-        }
-        return bytes.ToArray();
     }
 }

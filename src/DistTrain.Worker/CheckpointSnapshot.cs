@@ -34,6 +34,6 @@ public sealed record CheckpointSnapshot(string SpecJson, float[] Values, float[]
     /// <summary>The model file's bytes (format v2).</summary>
     public byte[] Serialize() => ModelFile.Serialize(SpecJson, Values, State, Iterations, Slots, Training);
 
-    /// <summary>"epoch 3, step 40" (1-based epoch in progress), or "after epoch 2" at an epoch's end.</summary>
-    public string Where => Training.Step == 0 ? $"after epoch {Training.Epoch}" : $"epoch {Training.Epoch + 1}, step {Training.Step}";
+    /// <summary>Where the snapshot stands (<see cref="TrainingCheckpoint.Describe"/>).</summary>
+    public string Where => Training.Where;
 }

@@ -80,7 +80,7 @@ public static class CheckpointCommands
 
     /// <summary>"final model", "after epoch 2" or "epoch 3, step 40".</summary>
     public static string Where(CheckpointInfo c) =>
-        c.Final ? $"final model (after epoch {c.EpochsDone})" : c.Step == 0 ? $"after epoch {c.EpochsDone}" : $"epoch {c.EpochsDone + 1}, step {c.Step}";
+        c.Final ? $"final model (after epoch {c.EpochsDone})" : TrainingCheckpoint.Describe(c.EpochsDone, c.Step);
 
     /// <summary>
     /// Downloads a checkpoint (by digest, or the job's latest intact one), checks it is a whole model file, and writes it
@@ -88,14 +88,11 @@ public static class CheckpointCommands
     /// </summary>
     public static async Task DownloadAsync(GrpcChannel channel, string jobId, string digest, string path, CancellationToken ct)
     {
-        using var call = new Checkpoints.CheckpointsClient(channel).Download(new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
-            deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct);
-        using var bytes = new MemoryStream();
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync(ct)) chunk.Data.WriteTo(bytes);
-        var content = bytes.ToArray();
+        var content = await CheckpointTransfer.DownloadAsync(new Checkpoints.CheckpointsClient(channel), new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
+            new CallOptions(deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct));
         var (_, training) = ModelFile.Read(content, $"{jobId}'s checkpoint"); // refuses a corrupt or truncated download
         ModelFile.WriteDurably(path, content);
         Terminal.Info(training is null ? $"saved {path}"
-            : $"saved {path}: {jobId} {(training.Epoch >= training.Epochs ? $"after its {training.Epochs} epochs" : training.Step == 0 ? $"after epoch {training.Epoch}" : $"at epoch {training.Epoch + 1}, step {training.Step}")}");
+            : $"saved {path}: {jobId} {(training.Epoch >= training.Epochs ? $"after its {training.Epochs} epochs" : training.Where)}");
     }
 }

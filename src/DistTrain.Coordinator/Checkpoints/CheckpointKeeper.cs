@@ -13,19 +13,23 @@ namespace DistTrain.Coordinator.Checkpoints;
 /// </summary>
 public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore store, Action<string> warn)
 {
-    /// <summary>The largest checkpoint taken: far above any model the engine trains, far below what would hurt the coordinator.</summary>
-    public const long MaxBytes = 1L << 30;
-
     private IJobGrain Job(string id) => grains.GetGrain<IJobGrain>(id);
 
     public ICheckpointStore Store => store;
 
-    /// <summary>Stores and records an uploaded checkpoint from <paramref name="workerId"/>, a member of the job.</summary>
-    public async Task<CheckpointRecord> RecordAsync(string workerId, string jobId, bool final, byte[] bytes, CancellationToken cancellationToken)
+    /// <summary>Refuses an upload unless <paramref name="workerId"/> is registered and a member of the job's worker set.</summary>
+    public async Task AdmitAsync(string workerId, string jobId)
     {
+        if (await grains.GetGrain<IWorkerGrain>(workerId).Get() is null) throw new UnknownWorkerException($"no worker {workerId}; register first");
         var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
         if (!job.WorkerIds.Contains(workerId))
             throw new InvalidOperationException($"{workerId} is not a member of {jobId}'s worker set; only its members upload its checkpoints");
+    }
+
+    /// <summary>Stores and records a checkpoint uploaded by <paramref name="workerId"/>, whom <see cref="AdmitAsync"/> let in.</summary>
+    public async Task<CheckpointRecord> RecordAsync(string workerId, string jobId, bool final, byte[] bytes, CancellationToken cancellationToken)
+    {
+        var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
         TrainingCheckpoint training;
         try
         {
@@ -113,16 +117,17 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
         var training = contents.Training!;
         if (!System.Text.Json.Nodes.JsonNode.DeepEquals(Engine.Spec.ModelSpec.ToJson(contents.Model), Engine.Spec.ModelSpec.ToJson(model)))
             throw new ArgumentException($"this job's model or optimizer differs from {spec.ResumeFrom}'s; resume it with the same --model and --optimizer");
-        if (training.Sampler != TrainingCheckpoint.ShardSampler)
-            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint comes from a single-process run, whose sample order is not a job's");
-        if (training.GlobalBatch != spec.GlobalBatchSize)
-            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint was trained with a global batch of {training.GlobalBatch}; resume it with the same, not {spec.GlobalBatchSize}");
-        if (training.Seed != spec.Seed)
-            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has seed {training.Seed}; resume it with --seed {training.Seed}, not {spec.Seed}");
-        if (training.StepsPerEpoch != stepsPerEpoch)
-            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has {training.StepsPerEpoch} steps per epoch, but this job's data gives {stepsPerEpoch}: it was taken on other data");
-        if (training.Epoch > spec.Epochs || training.Epoch == spec.Epochs && training.Step > 0)
-            throw new ArgumentException($"{spec.ResumeFrom}'s checkpoint has finished {training.Epoch} epochs; --epochs counts the total, so ask for at least that");
+        try
+        {
+            training.CheckResumableBy(new TrainingCheckpoint
+            {
+                Sampler = TrainingCheckpoint.ShardSampler, GlobalBatch = spec.GlobalBatchSize, Seed = spec.Seed, StepsPerEpoch = stepsPerEpoch, Epochs = spec.Epochs,
+            });
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"resuming from {spec.ResumeFrom}: {e.Message}");
+        }
         var from = source.StartingPoints().SkipWhile(c => c.Digest != first.Digest).ToImmutableList();
         return (from, warnings, source.History.Where(h => h.Epoch <= training.Epoch).ToImmutableList());
     }

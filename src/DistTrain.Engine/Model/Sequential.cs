@@ -62,10 +62,35 @@ public sealed class Sequential
     }
 
     /// <summary>
-    /// Where <see cref="Fit"/> stands: kept current after every batch and epoch (so a callback can save a checkpoint
-    /// mid-run), the finished run's end afterwards, or what a loaded file held. <see cref="Save"/> writes it.
+    /// Where <see cref="Fit"/> stands: current after every batch and epoch (so a callback can save a checkpoint mid-run),
+    /// the finished run's end afterwards, or what a loaded file held. <see cref="Save"/> writes it.
     /// </summary>
-    public TrainingCheckpoint? TrainingState { get; set; }
+    public TrainingCheckpoint? TrainingState
+    {
+        get => _fit?.ToCheckpoint(RandomStates) ?? _loadedState;
+        set => (_loadedState, _fit) = (value, null);
+    }
+
+    // Fit's position and running sums, updated in place every batch; TrainingState builds a checkpoint from them only
+    // when asked, so the training loop allocates nothing for it.
+    private FitPosition? _fit;
+    private TrainingCheckpoint? _loadedState;
+
+    private sealed class FitPosition(TrainingCheckpoint plan, History history)
+    {
+        public int Epoch, Step;
+        public double LossSum;
+        public long Seen, Correct, Judged;
+
+        public TrainingCheckpoint ToCheckpoint(IReadOnlyList<RandomState> random) => plan with
+        {
+            Epoch = Epoch, Step = Step, Random = random,
+            History = [.. Enumerable.Range(0, history.Epochs)
+                .Select(e => (IReadOnlyDictionary<string, double>)history.Values.ToDictionary(kv => kv.Key, kv => kv.Value[e]))],
+            EpochSums = Step == 0 ? new Dictionary<string, double>()
+                : new Dictionary<string, double> { ["loss_sum"] = LossSum, ["samples"] = Seen, ["correct"] = Correct, ["judged"] = Judged },
+        };
+    }
     public ParameterStore Store { get; } = new();
     public Optimizer? Optimizer { get; private set; }
     public Loss? Loss { get; private set; }
@@ -240,26 +265,27 @@ public sealed class Sequential
         var order = Enumerable.Range(0, trainCount).ToArray();
         int batches = (trainCount + batchSize - 1) / batchSize;
         var plan = new TrainingCheckpoint { StepsPerEpoch = batches, GlobalBatch = batchSize, Seed = Seed, Epochs = epochs };
+        var at = new FitPosition(plan, history);
         int firstEpoch = 0, firstBatch = 0;
-        var sums = new Dictionary<string, double>();
         if (resumeFrom is { } from)
         {
-            CheckResumable(from, plan);
-            (firstEpoch, firstBatch, sums) = (from.Epoch, from.Step, new Dictionary<string, double>(from.EpochSums));
+            from.CheckResumableBy(plan);
+            (firstEpoch, firstBatch) = (at.Epoch, at.Step) = (from.Epoch, from.Step);
+            double Sum(string k) => from.EpochSums.GetValueOrDefault(k);
+            (at.LossSum, at.Seen, at.Correct, at.Judged) = (Sum("loss_sum"), (long)Sum("samples"), (long)Sum("correct"), (long)Sum("judged"));
             foreach (var h in from.History) history.Record(h);
             // Each epoch shuffles the last epoch's order: a resumed run replays the epochs before it to stand where the
             // uninterrupted run stood.
             if (shuffle)
                 for (int e = 0; e < firstEpoch; e++) Shuffle(order, e);
         }
+        _fit = at;
         StopTraining = false;
         foreach (var c in callbacks) c.OnTrainBegin(this);
         for (int epoch = firstEpoch; epoch < epochs && !StopTraining; epoch++)
         {
             foreach (var c in callbacks) c.OnEpochBegin(epoch);
             if (shuffle) Shuffle(order, epoch);
-            double lossSum = sums.GetValueOrDefault("loss_sum");
-            long correct = (long)sums.GetValueOrDefault("correct"), judged = (long)sums.GetValueOrDefault("judged"), seen = (long)sums.GetValueOrDefault("samples");
             for (int b = epoch == firstEpoch ? firstBatch : 0; b < batches; b++)
             {
                 int start = b * batchSize, count = Math.Min(batchSize, trainCount - start);
@@ -268,21 +294,16 @@ public sealed class Sequential
                 SeekRandom((long)epoch * batches + b); // the step's draws depend on the step alone, so a resumed run repeats them
                 var (l, c, j) = ComputeGradients(_batchX, _batchY);
                 ApplyGradients();
-                lossSum += l * count;
-                correct += c;
-                judged += j;
-                seen += count;
-                TrainingState = plan with
-                {
-                    Epoch = epoch, Step = b + 1, History = Snapshot(history), Random = RandomStates,
-                    EpochSums = new Dictionary<string, double> { ["loss_sum"] = lossSum, ["samples"] = seen, ["correct"] = correct, ["judged"] = judged },
-                };
-                var logs = new BatchLogs(epoch, b, batches, seen, lossSum / seen, judged == 0 ? 0 : (double)correct / judged);
+                (at.Epoch, at.Step) = (epoch, b + 1);
+                at.LossSum += l * count;
+                at.Correct += c;
+                at.Judged += j;
+                at.Seen += count;
+                var logs = new BatchLogs(epoch, b, batches, at.Seen, at.LossSum / at.Seen, at.Judged == 0 ? 0 : (double)at.Correct / at.Judged);
                 foreach (var cb in callbacks) cb.OnBatchEnd(logs);
             }
-            sums = [];
-            var epochLogs = new Dictionary<string, double> { ["loss"] = lossSum / seen };
-            if (Metrics.Count > 0) epochLogs["accuracy"] = (double)correct / judged;
+            var epochLogs = new Dictionary<string, double> { ["loss"] = at.LossSum / at.Seen };
+            if (Metrics.Count > 0) epochLogs["accuracy"] = (double)at.Correct / at.Judged;
             EvaluationResult? val = validationData is { } v ? Evaluate(v.X, v.Y, batchSize)
                 : valStart < total ? EvaluateRange(x, y, valStart, total, batchSize) : null;
             if (val is { } r)
@@ -291,7 +312,7 @@ public sealed class Sequential
                 if (Metrics.Count > 0) epochLogs["val_accuracy"] = r.Accuracy;
             }
             history.Record(epochLogs);
-            TrainingState = plan with { Epoch = epoch + 1, Step = 0, History = Snapshot(history), Random = RandomStates };
+            (at.Epoch, at.Step, at.LossSum, at.Seen, at.Correct, at.Judged) = (epoch + 1, 0, 0, 0, 0, 0);
             foreach (var c in callbacks) c.OnEpochEnd(epoch, epochLogs);
         }
         foreach (var c in callbacks) c.OnTrainEnd();
@@ -299,25 +320,6 @@ public sealed class Sequential
     }
 
     private void Shuffle(int[] order, int epoch) => new Random(unchecked(Seed * 31 + epoch)).Shuffle(order);
-
-    // A checkpoint resumes only the run it came from: the same batch, seed and epoch length.
-    private static void CheckResumable(TrainingCheckpoint from, TrainingCheckpoint plan)
-    {
-        if (from.Sampler != plan.Sampler)
-            throw new ArgumentException($"the checkpoint comes from a distributed job ({from.WorldSize} workers), whose global batches leave out each epoch's remainder; "
-                + "resume it with `disttrain submit --resume-from`, or evaluate it");
-        if (from.GlobalBatch != plan.GlobalBatch)
-            throw new ArgumentException($"the checkpoint was trained with batches of {from.GlobalBatch}; resume it with the same batch size, not {plan.GlobalBatch}");
-        if (from.Seed != plan.Seed)
-            throw new ArgumentException($"the checkpoint's sample order has seed {from.Seed}, but the model's seed is {plan.Seed}");
-        if (from.StepsPerEpoch != plan.StepsPerEpoch)
-            throw new ArgumentException($"the checkpoint has {from.StepsPerEpoch} steps per epoch, but this data gives {plan.StepsPerEpoch}: it was taken on other data");
-        if (from.Epoch > plan.Epochs || from.Epoch == plan.Epochs && from.Step > 0)
-            throw new ArgumentException($"the checkpoint is already at epoch {from.Epoch + (from.Step > 0 ? 1 : 0)}; --epochs counts the run's total, so ask for more than that");
-    }
-
-    private static List<IReadOnlyDictionary<string, double>> Snapshot(History history) =>
-        [.. Enumerable.Range(0, history.Epochs).Select(e => (IReadOnlyDictionary<string, double>)history.Values.ToDictionary(kv => kv.Key, kv => kv.Value[e]))];
 
     /// <summary>Mean loss (with regularisation, as Keras reports it) and accuracy over (x, y), in inference mode.</summary>
     public EvaluationResult Evaluate(Tensor x, Tensor y, int batchSize = 32)

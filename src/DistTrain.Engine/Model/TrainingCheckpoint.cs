@@ -44,6 +44,33 @@ public sealed record TrainingCheckpoint
     /// <summary>Steps taken since the start of training: the step the next draws belong to.</summary>
     public long GlobalStep => (long)Epoch * StepsPerEpoch + Step;
 
+    /// <summary>"after epoch 2" at an epoch's end, else "epoch 3, step 40" (the epoch in progress, from 1).</summary>
+    public static string Describe(int epochsDone, int step) => step == 0 ? $"after epoch {epochsDone}" : $"epoch {epochsDone + 1}, step {step}";
+
+    /// <summary>Where this checkpoint stands, as <see cref="Describe"/> says it.</summary>
+    public string Where => Describe(Epoch, Step);
+
+    /// <summary>
+    /// Refuses to resume this checkpoint under <paramref name="plan"/> (the sampler, global batch, seed, steps per epoch
+    /// and epochs of the run that would continue it) unless that run is the one it came from; the message names what differs.
+    /// </summary>
+    public void CheckResumableBy(TrainingCheckpoint plan)
+    {
+        if (Sampler != plan.Sampler)
+            throw new ArgumentException(Sampler == ShardSampler
+                ? $"the checkpoint comes from a distributed job ({WorldSize} workers), whose global batches leave out each epoch's remainder; "
+                    + "resume it with `disttrain submit --resume-from`, or evaluate it"
+                : "the checkpoint comes from a single-process run (train), whose sample order is not a job's; a job cannot resume it");
+        if (GlobalBatch != plan.GlobalBatch)
+            throw new ArgumentException($"the checkpoint was trained with batches of {GlobalBatch}; resume it with the same batch size, not {plan.GlobalBatch}");
+        if (Seed != plan.Seed)
+            throw new ArgumentException($"the checkpoint's sample order has seed {Seed}, but this run's seed is {plan.Seed}");
+        if (StepsPerEpoch != plan.StepsPerEpoch)
+            throw new ArgumentException($"the checkpoint has {StepsPerEpoch} steps per epoch, but this data gives {plan.StepsPerEpoch}: it was taken on other data");
+        if (Epoch > plan.Epochs || Epoch == plan.Epochs && Step > 0)
+            throw new ArgumentException($"the checkpoint is already at epoch {Epoch + (Step > 0 ? 1 : 0)}; --epochs counts the run's total, so ask for more than that");
+    }
+
     public JsonObject ToJson() => new()
     {
         ["epoch"] = Epoch, ["step"] = Step, ["steps_per_epoch"] = StepsPerEpoch,
