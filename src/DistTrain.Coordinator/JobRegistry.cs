@@ -197,7 +197,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 await grain.Update(new JobRecovered(report.RecoveredGeneration, report.RecoverySeconds));
             }
             // An epoch reported again (by a re-formed ring's rank 0) changes nothing the job already has.
-            if (report.EpochDone && !report.Finished && job.History.Any(e => e.Epoch == report.Epoch)) return true;
+            bool known = job.History.Any(e => e.Epoch == report.Epoch);
+            if (report.EpochDone && !report.Finished && known) return true;
             var tags = DistTrainMetrics.JobSplit(report.JobId, "train");
             DistTrainMetrics.Epoch.Record(report.Epoch, DistTrainMetrics.Job(report.JobId));
             DistTrainMetrics.Loss.Record(report.Loss, tags);
@@ -208,7 +209,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 DistTrainMetrics.Accuracy.Record(report.TestAccuracy, DistTrainMetrics.JobSplit(report.JobId, "test"));
                 // A report retried across a coordinator restart, or sent again by a re-formed worker set's rank 0, may
                 // arrive twice: an epoch is recorded once (the grain also refuses a second row).
-                if (!job.History.Any(e => e.Epoch == report.Epoch))
+                if (!known)
                     await grain.Update(new JobEpochEnded(new EpochRecord(report.Epoch, report.Loss, report.Accuracy, report.TestLoss,
                         report.TestAccuracy, report.SamplesPerSecond, report.EpochSeconds, report.Samples, report.LostSamples, report.DuplicatedSamples)));
                 if (report.Finished) await grain.Update(new JobCompleted());
@@ -246,9 +247,6 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     /// <summary>A job's record; throws naming it when there is none.</summary>
     public async Task<JobRecord> RecordAsync(string jobId) => await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
-
-    /// <summary>A worker's record, or null when it never registered.</summary>
-    public Task<WorkerRecord?> WorkerAsync(string workerId) => WorkerGrain(workerId).Get();
 
     /// <summary>Every job, newest first.</summary>
     public async Task<IReadOnlyList<Job>> ListAsync()

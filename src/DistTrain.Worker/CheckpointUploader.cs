@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using DistTrain.Protos;
 using DistTrain.Telemetry;
-using Google.Protobuf;
 using Grpc.Core;
 
 namespace DistTrain.Worker;
@@ -14,7 +13,6 @@ namespace DistTrain.Worker;
 /// </summary>
 public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, string workerId, string jobId, Func<long> generation, Action<string> log)
 {
-    private const int ChunkBytes = 1 << 20;
     private static readonly TimeSpan UploadDeadline = TimeSpan.FromMinutes(5);
     private readonly object _sync = new();
     private Task _running = Task.CompletedTask;
@@ -108,10 +106,9 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
         byte[] bytes = snapshot.Serialize();
         using var call = client.Upload(new CallOptions(deadline: DateTime.UtcNow + UploadDeadline, cancellationToken: cancellationToken).WithWaitForReady());
         var header = new CheckpointHeader { WorkerId = workerId, JobId = jobId, Generation = generation(), Final = snapshot.Final };
-        for (int at = 0; at == 0 || at < bytes.Length; at += ChunkBytes)
+        foreach (var chunk in CheckpointTransfer.Chunks(bytes))
         {
-            var chunk = new CheckpointChunk { TotalBytes = bytes.Length, Data = ByteString.CopyFrom(bytes, at, Math.Min(ChunkBytes, bytes.Length - at)) };
-            if (at == 0) chunk.Header = header;
+            if (header is not null) (chunk.Header, header) = (header, null); // the first chunk carries it
             await call.RequestStream.WriteAsync(chunk, cancellationToken);
         }
         await call.RequestStream.CompleteAsync();

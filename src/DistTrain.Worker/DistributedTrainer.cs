@@ -20,10 +20,8 @@ public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Lo
 /// <param name="Samples">Training samples the ranks counted as trained on this epoch.</param>
 /// <param name="LostSamples">Samples of the epoch's global batches that no rank trained on (always 0 unless something is wrong).</param>
 /// <param name="DuplicatedSamples">Samples trained on twice within a step.</param>
-/// <param name="Repeated">Reported again by the rank 0 of a re-formed ring, in case the first report was lost with its
-/// sender: the model has moved on since, so it is no checkpoint of this epoch.</param>
 public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double TestLoss, double TestAccuracy, double SamplesPerSecond, double Seconds,
-    long Samples = 0, long LostSamples = 0, long DuplicatedSamples = 0, bool Repeated = false);
+    long Samples = 0, long LostSamples = 0, long DuplicatedSamples = 0);
 
 /// <summary>
 /// A rank's training run over one ring, from wherever <see cref="TrainingProgress"/> stands to the end: for each
@@ -98,7 +96,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         // Rank 0 of a new ring reports the finished epochs again: a report lost with its sender, or refused because the
         // sender had been dropped from the job when it arrived, is made good (the coordinator records each epoch once).
         if (rank == 0)
-            foreach (var reported in p.History) OnEpoch?.Invoke(reported with { Repeated = true });
+            foreach (var reported in p.History) OnEpoch?.Invoke(reported);
         if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
         if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
         while (p.Epoch < plan.Epochs)

@@ -11,10 +11,8 @@ internal static class StoredModels
     public static async Task<ModelFile.Contents> DownloadAsync(string coordinatorUrl, string jobId, string digest = "")
     {
         using var channel = CoordinatorChannel.Create(coordinatorUrl);
-        using var call = new Checkpoints.CheckpointsClient(channel).Download(new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
-            deadline: DateTime.UtcNow.AddSeconds(30));
-        using var bytes = new MemoryStream();
-        await foreach (var chunk in call.ResponseStream.ReadAllAsync()) chunk.Data.WriteTo(bytes);
-        return ModelFile.Read(bytes.ToArray(), $"{jobId}'s checkpoint");
+        var bytes = await CheckpointTransfer.DownloadAsync(new Checkpoints.CheckpointsClient(channel), new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
+            new CallOptions(deadline: DateTime.UtcNow.AddSeconds(30)));
+        return ModelFile.Read(bytes, $"{jobId}'s checkpoint");
     }
 }

@@ -1,15 +1,12 @@
 using DistTrain.Coordinator.Checkpoints;
 using DistTrain.Protos;
-using Google.Protobuf;
 using Grpc.Core;
 
 namespace DistTrain.Coordinator.Services;
 
-/// <summary>The Checkpoints API over <see cref="CheckpointKeeper"/>: uploads in, downloads out in 1 MiB chunks, lists.</summary>
+/// <summary>The Checkpoints API over <see cref="CheckpointKeeper"/>: uploads in, downloads out (<see cref="CheckpointTransfer"/>), lists.</summary>
 public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry registry) : Protos.Checkpoints.CheckpointsBase
 {
-    private const int ChunkBytes = 1 << 20;
-
     public override Task<CheckpointInfo> Upload(IAsyncStreamReader<CheckpointChunk> requestStream, ServerCallContext context) => Errors.Map(async () =>
     {
         CheckpointHeader? header = null;
@@ -20,14 +17,12 @@ public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry regi
             {
                 // Who sends it is settled before anything more is read: only a member of the job's worker set uploads.
                 header = chunk.Header ?? throw new ArgumentException("a checkpoint upload's first chunk must carry its header (worker, job)");
-                if (await registry.WorkerAsync(header.WorkerId) is null) throw new State.UnknownWorkerException($"no worker {header.WorkerId}; register first");
-                if (!(await registry.RecordAsync(header.JobId)).WorkerIds.Contains(header.WorkerId))
-                    throw new InvalidOperationException($"{header.WorkerId} is not a member of {header.JobId}'s worker set; only its members upload its checkpoints");
+                await keeper.AdmitAsync(header.WorkerId, header.JobId);
             }
-            if (chunk.Data.Length > 4 * ChunkBytes || chunk.TotalBytes is < 0 or > CheckpointKeeper.MaxBytes
-                || content.Length + chunk.Data.Length > Math.Min(chunk.TotalBytes, CheckpointKeeper.MaxBytes))
+            if (chunk.Data.Length > 4 * CheckpointTransfer.ChunkBytes || chunk.TotalBytes is < 0 or > CheckpointTransfer.MaxBytes
+                || content.Length + chunk.Data.Length > Math.Min(chunk.TotalBytes, CheckpointTransfer.MaxBytes))
                 throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                    $"a checkpoint upload sends chunks of at most {4 * ChunkBytes >> 20} MiB and no more than the {chunk.TotalBytes} bytes it announced (at most {CheckpointKeeper.MaxBytes >> 20} MiB)"));
+                    $"a checkpoint upload sends chunks of at most {4 * CheckpointTransfer.ChunkBytes >> 20} MiB and no more than the {chunk.TotalBytes} bytes it announced (at most {CheckpointTransfer.MaxBytes >> 20} MiB)"));
             chunk.Data.WriteTo(content);
         }
         if (header is null) throw new ArgumentException("the checkpoint upload was empty");
@@ -61,11 +56,7 @@ public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry regi
                 throw new RpcException(new Status(StatusCode.DataLoss, e.Message));
             }
         });
-        for (int at = 0; at == 0 || at < bytes.Length; at += ChunkBytes)
-            await responseStream.WriteAsync(new CheckpointChunk
-            {
-                TotalBytes = bytes.Length, Data = ByteString.CopyFrom(bytes, at, Math.Min(ChunkBytes, bytes.Length - at)),
-            }, context.CancellationToken);
+        foreach (var chunk in CheckpointTransfer.Chunks(bytes)) await responseStream.WriteAsync(chunk, context.CancellationToken);
     }
 
     public override Task<ListCheckpointsResponse> List(ListCheckpointsRequest request, ServerCallContext context) => Errors.Map(async () =>
