@@ -30,6 +30,37 @@ public sealed class LocalCluster : IDisposable
     /// <summary>A free TCP port on loopback (the kernel picks it; it is free again by the time the child binds it).</summary>
     public static int FreePort() => Coordinator.LoopbackPort.Free();
 
+    /// <summary>
+    /// Starts `disttrain coordinator` on a free loopback port, its job state beside the logs (apart from any long-running
+    /// coordinator's), with <paramref name="extraArgs"/>; returns its URL once it answers (within a minute, or fails
+    /// naming its log).
+    /// </summary>
+    public async Task<string> StartCoordinatorAsync(IEnumerable<string> extraArgs, CancellationToken ct)
+    {
+        string url = $"http://127.0.0.1:{FreePort()}";
+        Start("coordinator", ["coordinator", "--bind", "127.0.0.1", "--port", new Uri(url).Port.ToString(), "--state-dir", Path.Combine(LogDirectory, "state"),
+            .. extraArgs]);
+        using var channel = Protos.CoordinatorChannel.Create(url);
+        var jobs = new Protos.Jobs.JobsClient(channel);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await jobs.ListAsync(new Protos.ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct);
+                return url;
+            }
+            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < deadline && Exited() is null)
+            {
+                await Task.Delay(100, ct);
+            }
+            catch (Grpc.Core.RpcException)
+            {
+                throw new InvalidOperationException($"the coordinator did not start; see {LogDirectory}/coordinator.log");
+            }
+        }
+    }
+
     /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log; <paramref name="keepStdin"/> leaves its input open.</summary>
     public Process Start(string name, params string[] args) => Start(name, false, args);
 

@@ -35,8 +35,8 @@ public static class JobTransitions
             // An epoch's report can arrive twice (retried across a coordinator restart, or sent again by the rank 0 of
             // a re-formed worker set): it is recorded once.
             (JobPhase.Running, JobEpochEnded e) when job.History.Any(h => h.Epoch == e.Epoch.Epoch) => job,
-            // An earlier epoch reported late (its report was lost, and a worker that resumed from a later checkpoint sends
-            // the checkpoint's history) fills its row in without moving the job back.
+            // An earlier epoch reported late (its report was lost, and the rank 0 of a later ring, perhaps resumed from a
+            // checkpoint, reports the finished epochs again) fills its row in without moving the job back.
             (JobPhase.Running, JobEpochEnded e) when e.Epoch.Epoch < job.Epoch => job with
             {
                 History = [.. job.History.Add(e.Epoch).OrderBy(h => h.Epoch)],
@@ -67,7 +67,7 @@ public static class JobTransitions
             (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) when (job.Checkpoints ?? []).Any(k => k.Digest == c.Checkpoint.Digest) => job,
             // Kept in order of training position, not of arrival: an upload that finishes late (a former rank 0's, a
             // retried one) never passes for the latest.
-            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => Kept(job, job.Checkpoints ?? [], c.Checkpoint),
+            (JobPhase.Running or JobPhase.Completed, JobCheckpointed c) => Kept(job, c.Checkpoint),
             (JobPhase.Running, JobRestarted r) => job with
             {
                 Phase = JobPhase.Pending, Workers = [], WorkerIds = [], Generation = r.Generation, ShortSinceUtc = null, Restarts = job.Restarts + 1,
@@ -97,10 +97,10 @@ public static class JobTransitions
     }
 
     // The most advanced `KeepCheckpoints` (3 for a record stored before jobs had the setting), oldest first.
-    private static JobRecord Kept(JobRecord job, ImmutableList<CheckpointRecord> kept, CheckpointRecord added)
+    private static JobRecord Kept(JobRecord job, CheckpointRecord added)
     {
         int keep = job.KeepCheckpoints > 0 ? job.KeepCheckpoints : 3;
-        var all = kept.Add(added).OrderBy(c => c.EpochsDone).ThenBy(c => c.Step).ThenBy(c => c.Final).ThenBy(c => c.TimeUtc).ToImmutableList();
+        var all = (job.Checkpoints ?? []).Add(added).OrderBy(c => c.EpochsDone).ThenBy(c => c.Step).ThenBy(c => c.Final).ThenBy(c => c.TimeUtc).ToImmutableList();
         if (all.Count > keep) all = all.RemoveRange(0, all.Count - keep);
         return job with { Checkpoints = all, Checkpoint = all[^1].Digest };
     }

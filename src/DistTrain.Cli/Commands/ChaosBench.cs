@@ -49,12 +49,9 @@ public static class ChaosBench
         if (File.Exists(model)) model = File.ReadAllText(model);
         var rng = new Random(seed);
         using var cluster = new LocalCluster();
-        int port = LocalCluster.FreePort();
-        string url = $"http://127.0.0.1:{port}";
-        cluster.Start("coordinator", "coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", Path.Combine(cluster.LogDirectory, "state"));
+        string url = await cluster.StartCoordinatorAsync([], ct);
         using var channel = CoordinatorChannel.Create(url);
         var jobs = new Jobs.JobsClient(channel);
-        await LocalCommand.WaitUntilServingAsync(jobs, cluster, ct);
         Terminal.Info($"chaos: coordinator {url}; logs in {cluster.LogDirectory}");
         var results = new List<Trial>();
         for (int t = 0; t < trials; t++)

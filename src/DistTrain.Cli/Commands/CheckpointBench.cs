@@ -42,14 +42,9 @@ public static partial class CheckpointBench
                 ThreadsPerWorker = 1,
             };
             using var cluster = new LocalCluster();
-            int port = LocalCluster.FreePort();
-            string url = $"http://127.0.0.1:{port}";
-            var args = new List<string> { "coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", Path.Combine(cluster.LogDirectory, "state") };
-            if (p.GetValue(dataDir) is { } dir) args.AddRange(["--data-dir", Path.GetFullPath(dir)]);
-            cluster.Start("coordinator", [.. args]);
+            string url = await cluster.StartCoordinatorAsync(p.GetValue(dataDir) is { } dir ? ["--data-dir", Path.GetFullPath(dir)] : [], ct);
             using var channel = CoordinatorChannel.Create(url);
             var jobs = new Jobs.JobsClient(channel);
-            await LocalCommand.WaitUntilServingAsync(jobs, cluster, ct);
             var processes = Enumerable.Range(0, spec.Workers)
                 .Select(w => cluster.Start($"worker-{w}", "worker", "--coordinator", url, "--bind", "127.0.0.1", "--once")).ToList();
             var job = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);

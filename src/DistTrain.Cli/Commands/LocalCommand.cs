@@ -28,22 +28,15 @@ public static class LocalCommand
             var spec = job.Read(p);
             var clock = Stopwatch.StartNew();
             using var cluster = new LocalCluster();
-            int port = LocalCluster.FreePort();
-            string url = $"http://127.0.0.1:{port}";
-            // The run's job record lives with its logs, apart from any long-running coordinator's state.
-            var coordinatorArgs = new List<string>
-            {
-                "coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", Path.Combine(cluster.LogDirectory, "state"),
-            };
+            var coordinatorArgs = new List<string>();
             if (p.GetValue(dataDir) is { } dir) coordinatorArgs.AddRange(["--data-dir", Path.GetFullPath(dir)]);
             var metricsPorts = p.GetValue(noMetrics) ? null
                 : p.GetValue(metricsPort) is { } first ? Enumerable.Range(first, spec.Workers + 1).ToArray()
                 : Enumerable.Range(0, spec.Workers + 1).Select(_ => LocalCluster.FreePort()).ToArray();
             if (metricsPorts is not null) coordinatorArgs.AddRange(["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[0].ToString()]);
-            cluster.Start("coordinator", [.. coordinatorArgs]);
+            string url = await cluster.StartCoordinatorAsync(coordinatorArgs, ct);
             using var channel = CoordinatorChannel.Create(url);
             var jobs = new Jobs.JobsClient(channel);
-            await WaitUntilServingAsync(jobs, cluster, ct);
             var workerProcesses = new List<Process>();
             for (int r = 0; r < spec.Workers; r++)
             {
@@ -76,27 +69,5 @@ public static class LocalCommand
             return code;
         });
         return command;
-    }
-
-    /// <summary>Waits (at most a minute) until the coordinator the cluster started answers, or fails naming its log.</summary>
-    internal static async Task WaitUntilServingAsync(Jobs.JobsClient jobs, LocalCluster cluster, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            try
-            {
-                await jobs.ListAsync(new ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: ct);
-                return;
-            }
-            catch (RpcException) when (DateTime.UtcNow < deadline && cluster.Exited() is null)
-            {
-                await Task.Delay(100, ct);
-            }
-            catch (RpcException)
-            {
-                throw new InvalidOperationException($"the coordinator did not start; see {cluster.LogDirectory}/coordinator.log");
-            }
-        }
     }
 }
