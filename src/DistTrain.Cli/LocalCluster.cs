@@ -22,6 +22,15 @@ public sealed class LocalCluster : IDisposable
         AppDomain.CurrentDomain.ProcessExit += KillAll;
     }
 
+    /// <summary>
+    /// This run's cluster token, random per run: the children get it through their environment (never their command
+    /// line, which `ps` shows to every user), and this process's own calls carry it.
+    /// </summary>
+    public string Token { get; } = Protos.Security.ClusterToken.New();
+
+    /// <summary>A channel to this run's coordinator, with the run's token.</summary>
+    public Grpc.Net.Client.GrpcChannel Connect(string url) => Protos.CoordinatorChannel.Create(url, security: new Protos.Security.ClusterSecurity(Token));
+
     /// <summary>Where each process's output goes, named in failures.</summary>
     public string LogDirectory { get; }
 
@@ -40,7 +49,7 @@ public sealed class LocalCluster : IDisposable
         string url = $"http://127.0.0.1:{FreePort()}";
         Start("coordinator", ["coordinator", "--bind", "127.0.0.1", "--port", new Uri(url).Port.ToString(), "--state-dir", Path.Combine(LogDirectory, "state"),
             .. extraArgs]);
-        using var channel = Protos.CoordinatorChannel.Create(url);
+        using var channel = Connect(url);
         var jobs = new Protos.Jobs.JobsClient(channel);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
@@ -75,6 +84,7 @@ public sealed class LocalCluster : IDisposable
         psi.RedirectStandardInput = true;
         foreach (var (key, value) in DistTrain.Collectives.Grpc.RingProcessEnvironment.Variables)
             if (Environment.GetEnvironmentVariable(key) is null) psi.Environment[key] = value;
+        psi.Environment[Protos.Security.ClusterToken.Variable] = Token;
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
         lock (_processes) _processes.Add(process);
         var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };

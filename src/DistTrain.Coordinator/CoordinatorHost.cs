@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using DistTrain.State;
+using DistTrain.Protos.Security;
 
 namespace DistTrain.Coordinator;
 
@@ -17,8 +18,9 @@ namespace DistTrain.Coordinator;
 /// <param name="MissedHeartbeats">Heartbeats (2 s apart) a worker may miss before it is lost.</param>
 /// <param name="CheckpointDir">Where the checkpoint store keeps its files (default: "checkpoints" under the state directory,
 /// or under the data cache when the state lives in Redis or PostgreSQL). Coordinators of one cluster must share it.</param>
+/// <param name="Security">The cluster token every call must carry, and TLS (default: neither, which only loopback allows).</param>
 public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3,
-    string? CheckpointDir = null);
+    string? CheckpointDir = null, ClusterSecurity? Security = null);
 
 /// <summary>
 /// The coordinator process: the Jobs, Workers and Datasets services on a cleartext HTTP/2 endpoint, and an Orleans
@@ -31,6 +33,8 @@ public static class CoordinatorHost
         CancellationToken cancellationToken = default)
     {
         if (!IPAddress.TryParse(options.Bind, out var ip)) throw new ArgumentException($"bind address '{options.Bind}' is not an IP address");
+        var security = options.Security ?? ClusterSecurity.None;
+        security.CheckBind(ip, "coordinator", log);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failure to start (a port in use) reaches the caller as an exception with a message; the host's own log of it
@@ -46,19 +50,34 @@ public static class CoordinatorHost
             options.Storage.Configure(silo, endpoint);
         });
         builder.Services.AddHostedService<SchedulerKeeper>();
+        // Message caps per service, each what its calls need: a stranger's oversized message is refused
+        // (RESOURCE_EXHAUSTED) before it is buffered, and no reply grows without bound.
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = null;
-            o.MaxSendMessageSize = null;
-        });
+            o.MaxReceiveMessageSize = 64 * 1024;
+            o.MaxSendMessageSize = 4 << 20;
+        })
+            // A spec (a model's JSON included) and a job list with every job's history.
+            .AddServiceOptions<JobsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (1 << 20, 64 << 20))
+            // Progress reports and assignments are small; a worker list grows with the workers.
+            .AddServiceOptions<WorkersService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (256 * 1024, 16 << 20))
+            // Upload chunks of up to 4 MiB in, 1 MiB chunks out.
+            .AddServiceOptions<CheckpointsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = ((4 << 20) + 64 * 1024, 2 << 20))
+            // A digest in, 1 MiB chunks out.
+            .AddServiceOptions<DatasetsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (4096, 2 << 20));
         var preparer = new DatasetPreparer(options.DataDir, log);
         var store = new Checkpoints.FileCheckpointStore(options.CheckpointDir
             ?? Path.Combine(options.Storage.Kind == "file" ? options.Storage.Target : Data.DataCache.Root, "checkpoints"));
         builder.Services.AddSingleton(sp => new Checkpoints.CheckpointKeeper(sp.GetRequiredService<IGrainFactory>(), store, m => log($"warning: {m}")));
         builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare, DatasetPreparer.Find,
             sp.GetRequiredService<Checkpoints.CheckpointKeeper>()));
-        builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l => l.Protocols = HttpProtocols.Http2));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l =>
+        {
+            l.Protocols = HttpProtocols.Http2;
+            if (security.Tls is { } tls) l.UseHttps(tls.Serve);
+        }));
         var app = builder.Build();
+        app.UseClusterToken(security.Token);
         app.MapGrpcService<JobsService>();
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();

@@ -5,6 +5,7 @@ using DistTrain.Protos;
 using DistTrain.State;
 using DistTrain.Telemetry;
 using Google.Protobuf;
+using DistTrain.Protos.Security;
 
 namespace DistTrain.Coordinator;
 
@@ -72,17 +73,56 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// Adds a worker, or takes it back under the identity it brings (<paramref name="workerId"/>; null: a new id);
     /// returns its id.
     /// </summary>
-    public async Task<string> RegisterAsync(string advertisedAddress, int threads, string? workerId = null, string? incarnation = null)
+    public async Task<string> RegisterAsync(string advertisedAddress, int threads, string? workerId = null, string? incarnation = null) =>
+        (await RegisterWithSecretAsync(advertisedAddress, threads, workerId, incarnation, null)).Id;
+
+    /// <summary>
+    /// <see cref="RegisterAsync"/>, returning the worker's secret too. The same process registering again (its
+    /// incarnation) and presenting its current secret keeps it, so its calls already on their way stay good; any other
+    /// registration gets a new one, and the old one stops working.
+    /// </summary>
+    public async Task<(string Id, string Secret)> RegisterWithSecretAsync(string advertisedAddress, int threads, string? workerId, string? incarnation,
+        string? presentedSecret)
     {
         if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out _))
             throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL such as http://10.0.0.5:7000");
         if (string.IsNullOrEmpty(workerId)) workerId = await Index.NewWorker();
         else if (workerId.Length > 100 || !workerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             throw new ArgumentException($"worker id '{workerId}' must be at most 100 letters, digits, '-', '_' or '.'");
-        await WorkerGrain(workerId).Register(advertisedAddress, threads, string.IsNullOrEmpty(incarnation) ? Guid.NewGuid().ToString("N") : incarnation);
+        incarnation = string.IsNullOrEmpty(incarnation) ? Guid.NewGuid().ToString("N") : incarnation;
+        var old = await WorkerGrain(workerId).Get();
+        string secret = old is { SecretHash: { Length: > 0 } hash } && old.Incarnation == incarnation && WorkerSecret.MatchesHash(hash, presentedSecret)
+            ? presentedSecret! : WorkerSecret.New();
+        await WorkerGrain(workerId).Register(advertisedAddress, threads, incarnation, WorkerSecret.Hash(secret));
         await Scheduler.WorkerAvailable(workerId);
         Signal();
-        return workerId;
+        return (workerId, secret);
+    }
+
+    /// <summary>
+    /// The record of the worker a call speaks for, once the call has shown its secret: unknown workers are told to
+    /// register (as ever), a missing or wrong secret is refused (<see cref="System.Security.Authentication.AuthenticationException"/>).
+    /// </summary>
+    public async Task<WorkerRecord> AuthenticateAsync(string workerId, string? presentedSecret)
+    {
+        var record = await WorkerGrain(workerId).Get() ?? throw new UnknownWorkerException($"no worker {workerId}; register first");
+        // Registered before workers had secrets (state from an older coordinator): it registers again and gets one.
+        if (string.IsNullOrEmpty(record.SecretHash)) throw new UnknownWorkerException($"{workerId} registered without a secret; register again");
+        if (!WorkerSecret.MatchesHash(record.SecretHash, presentedSecret))
+            throw new System.Security.Authentication.AuthenticationException(presentedSecret is null
+                ? $"the call speaks for {workerId} but carries no worker secret ({WorkerSecret.Header}: the secret its registration returned)"
+                : $"the worker secret is not {workerId}'s");
+        return record;
+    }
+
+    /// <summary>
+    /// Throws <see cref="UnauthorizedAccessException"/> unless <paramref name="worker"/> is, or was until it was dropped,
+    /// a member of <paramref name="job"/>: a worker speaks only for its own job.
+    /// </summary>
+    public static void CheckBelongs(WorkerRecord worker, JobRecord job)
+    {
+        if (!job.WorkerIds.Contains(worker.Id) && worker.JobId != job.Id)
+            throw new UnauthorizedAccessException($"{worker.Id} is not a member of {job.Id}; a worker speaks only for its own job");
     }
 
     /// <summary>
@@ -124,6 +164,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// </summary>
     public async Task<Assignment> NextGenerationAsync(string workerId, string jobId, long generation, CancellationToken cancellationToken)
     {
+        if (await WorkerGrain(workerId).Get() is { } worker) CheckBelongs(worker, await RecordAsync(jobId));
         var job = await JobGrain(jobId).WaitForGeneration(generation, AssignmentPoll).WaitAsync(cancellationToken)
             ?? throw new KeyNotFoundException($"no job {jobId}");
         return AssignmentFor(job, workerId);
@@ -132,7 +173,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>A member's ring broke; the job's grain gathers the reports and decides the next worker set.</summary>
     public async Task ReportBrokenAsync(BrokenRingReport report)
     {
-        if (await WorkerGrain(report.WorkerId).Get() is null) throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
+        var worker = await WorkerGrain(report.WorkerId).Get() ?? throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
+        CheckBelongs(worker, await RecordAsync(report.JobId));
         await JobGrain(report.JobId).ReportBroken(report.WorkerId, report.Generation, report.SuspectRank, report.Reason);
         Signal();
     }
@@ -145,6 +187,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         {
             JobId = job.Id, Spec = JsonParser.Default.Parse<JobSpec>(job.Spec), Rank = rank, WorldSize = job.WorkerIds.Count,
             DatasetDigest = job.DatasetDigest, Generation = job.Generation, Ended = job.IsFinal, Waiting = job.ShortSinceUtc is not null,
+            // Only this generation's members learn its ring's secret.
+            RingSecret = rank >= 0 && !job.IsFinal ? job.RingSecret ?? "" : "",
         };
         a.Peers.AddRange(job.Workers);
         a.Checkpoints.AddRange(job.StartingPoints().Select(c => c.Digest));
@@ -174,13 +218,17 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>Applies a worker's progress report; false when the job has ended and the worker should stop.</summary>
     public async Task<bool> ReportAsync(ProgressReport report)
     {
-        if (await WorkerGrain(report.WorkerId).Get() is null) throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
+        var worker = await WorkerGrain(report.WorkerId).Get() ?? throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
         var grain = JobGrain(report.JobId);
         var job = await grain.Get() ?? throw new KeyNotFoundException($"no job {report.JobId}");
+        CheckBelongs(worker, job);
         if (job.IsFinal) return false;
         // A worker the job went on without (dropped from its worker set) no longer speaks for it: a report it was still
         // retrying, or its error, changes nothing.
         if (!job.WorkerIds.Contains(report.WorkerId)) return false;
+        if (job.WorkerIds.IndexOf(report.WorkerId) != report.Rank)
+            throw new UnauthorizedAccessException(
+                $"{report.WorkerId} is rank {job.WorkerIds.IndexOf(report.WorkerId)} of {report.JobId} (generation {job.Generation}), not rank {report.Rank}; a worker reports only for its own rank");
         try
         {
             if (report.Error.Length > 0)

@@ -24,7 +24,9 @@ public static class CoordinatorChannel
     }
 
     /// <param name="retry">Retry calls that found no coordinator (workers); a user's command fails at once instead.</param>
-    public static GrpcChannel Create(string urls, bool retry = false)
+    /// <param name="security">The cluster token and TLS (default: none, for loopback).</param>
+    /// <param name="workerSecret">A worker's: the secret of its registration, once it has one, put on every call.</param>
+    public static GrpcChannel Create(string urls, bool retry = false, Security.ClusterSecurity? security = null, Func<string?>? workerSecret = null)
     {
         var addresses = Parse(urls);
         var config = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } };
@@ -47,20 +49,25 @@ public static class CoordinatorChannel
             // A coordinator that restarts is back within seconds: look for it again soon, not after gRPC's 2-minute cap.
             InitialReconnectBackoff = TimeSpan.FromMilliseconds(250),
             MaxReconnectBackoff = TimeSpan.FromSeconds(2),
-            HttpHandler = new SocketsHttpHandler
-            {
-                EnableMultipleHttp2Connections = true,
-                // A coordinator host that vanished without closing its connections is noticed by keepalive pings.
-                KeepAlivePingDelay = TimeSpan.FromSeconds(10),
-                KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
-                KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-            },
         };
+        var handler = new SocketsHttpHandler
+        {
+            EnableMultipleHttp2Connections = true,
+            // A coordinator host that vanished without closing its connections is noticed by keepalive pings.
+            KeepAlivePingDelay = TimeSpan.FromSeconds(10),
+            KeepAlivePingTimeout = TimeSpan.FromSeconds(5),
+            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+        };
+        options.HttpHandler = handler;
+        bool secure = addresses[0].Scheme == "https";
+        if (addresses.Any(a => (a.Scheme == "https") != secure)) throw new ArgumentException($"--coordinator {urls}: mixes http:// and https:// URLs");
+        if (security?.Tls is not null && !secure) throw new ArgumentException($"--coordinator {urls}: with TLS settings, give the coordinator's https:// URL");
+        if (addresses.Count > 1) options.Credentials = secure ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
+        (security ?? Security.ClusterSecurity.None).ApplyTo(options, handler, secure, workerSecret);
         if (addresses.Count == 1) return GrpcChannel.ForAddress(addresses[0], options);
         var services = new ServiceCollection();
         services.AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => addresses.Select(a => new BalancerAddress(a.Host, a.Port)).ToArray()));
         options.ServiceProvider = services.BuildServiceProvider();
-        options.Credentials = addresses[0].Scheme == "https" ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure;
         return GrpcChannel.ForAddress("static:///coordinators", options);
     }
 

@@ -62,7 +62,7 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// Registers, or registers again: the same identity replaces its old entry. From a new incarnation while training,
     /// the old process is gone, so its job learns that the member was lost.
     /// </summary>
-    Task<WorkerRecord> Register(string address, int threads, string incarnation);
+    Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null);
 
     /// <summary>The worker is alive; false when its job has ended. Throws <see cref="UnknownWorkerException"/> when
     /// it is not registered, lost or left.</summary>

@@ -18,6 +18,7 @@ public enum WorkerPhase
 /// <param name="Incarnation">A random id per worker process: a registration under the same id from another incarnation
 /// means the old process is gone.</param>
 /// <param name="Note">Why the worker was lost or left.</param>
+/// <param name="SecretHash">SHA-256 (hex) of the secret its registration returned, which its calls carry; never the secret itself.</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkerRecord(
     [property: Id(0)] string Id,
@@ -28,7 +29,8 @@ public sealed record WorkerRecord(
     [property: Id(5)] int Rank,
     [property: Id(6)] DateTime LastHeartbeatUtc,
     [property: Id(7)] string Incarnation,
-    [property: Id(8)] string Note)
+    [property: Id(8)] string Note,
+    [property: Id(9)] string? SecretHash = null)
 {
     /// <summary>Idle or training: it beats, and idle ones can be placed.</summary>
     public bool IsLive => Phase is WorkerPhase.Idle or WorkerPhase.Training;

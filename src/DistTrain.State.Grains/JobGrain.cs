@@ -45,8 +45,20 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
     {
         var before = Record;
         var next = JobTransitions.Apply(this.GetPrimaryKeyString(), before, change, DateTime.UtcNow);
+        // Each generation's ring gets its own secret, handed only to its members (Link calls must present it).
+        if (next.Generation != before?.Generation)
+            next = next with { RingSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) };
         state.State.Record = next;
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // Not stored, not changed: the grain keeps what its storage holds, and the caller gets the error.
+            state.State.Record = before;
+            throw;
+        }
         if (next.IsFinal && before is { IsFinal: false })
             GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).JobEnded(next.Id).Ignore();
         if (next.Generation != before?.Generation || next.IsFinal) Signal();

@@ -40,7 +40,7 @@ public sealed class WorkerGrain(
     public Task<WorkerRecord?> Available() =>
         Task.FromResult(_heard && Record is { Phase: WorkerPhase.Idle } ? Seen : null);
 
-    public async Task<WorkerRecord> Register(string address, int threads, string incarnation)
+    public async Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null)
     {
         var old = Record;
         var now = DateTime.UtcNow;
@@ -50,8 +50,8 @@ public sealed class WorkerGrain(
         if (old is { Phase: WorkerPhase.Training, JobId: { } job } && !sameProcess)
             GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, $"{Id} restarted").Ignore();
         var next = sameProcess && old!.Phase == WorkerPhase.Training
-            ? old with { Address = address, Threads = threads, LastHeartbeatUtc = now }
-            : new WorkerRecord(Id, address, threads, WorkerPhase.Idle, null, -1, now, incarnation, "");
+            ? old with { Address = address, Threads = threads, LastHeartbeatUtc = now, SecretHash = secretHash }
+            : new WorkerRecord(Id, address, threads, WorkerPhase.Idle, null, -1, now, incarnation, "", secretHash);
         await SaveAsync(next);
         Beat(now);
         Watch();

@@ -79,6 +79,9 @@ public sealed class ProgressReporter : IAsyncDisposable
                     {
                         if (!warned) _log($"progress report to the coordinator failed: {e.Status.StatusCode} {e.Status.Detail}; training goes on");
                         warned = true;
+                        // Refused as not this worker's to make (its rank changed with a new generation while the report was
+                        // queued): the new rank 0 reports the job's figures, its finished epochs included.
+                        if (e.StatusCode == StatusCode.PermissionDenied) break;
                         if (!Transient(e) || DateTime.UtcNow >= giveUp)
                         {
                             if (report.EpochDone) _undelivered = $"epoch {report.Epoch}'s report: {e.Status.StatusCode} {e.Status.Detail}";

@@ -13,8 +13,9 @@ namespace DistTrain.Worker;
 /// <summary>Where a worker listens, what it advertises, and how it behaves.</summary>
 /// <param name="Advertise">The URL peers reach this worker at; default: see <see cref="AdvertisedAddress"/>.</param>
 /// <param name="Once">Exit after one job (what `disttrain local` uses), instead of waiting for the next.</param>
+/// <param name="Security">The cluster token and TLS, for the worker's calls and its ring service.</param>
 public sealed record WorkerOptions(string Coordinator, string Bind = "0.0.0.0", int Port = 0, string? Advertise = null, int Threads = 1,
-    bool Once = false, TimeSpan? CollectiveTimeout = null);
+    bool Once = false, TimeSpan? CollectiveTimeout = null, Protos.Security.ClusterSecurity? Security = null);
 
 /// <summary>
 /// A worker process: serves its end of the ring, registers with the coordinator, waits for an assignment, fetches
@@ -30,6 +31,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
     private readonly SemaphoreSlim _registering = new(1, 1);
     private string _advertise = "";
+    // The secret of this worker's latest registration, which its calls carry; replaced when it registers anew.
+    private volatile string? _secret;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -37,10 +40,10 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         using var identity = WorkerIdentity.Acquire(DataCache.Root);
         string id = identity.Id;
         var outbox = new RingOutbox(options.CollectiveTimeout);
-        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken);
+        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken, options.Security, log);
         await using var ringHost = host;
         _advertise = options.Advertise ?? AdvertisedAddress.For(bound);
-        using var channel = CoordinatorChannel.Create(options.Coordinator, retry: true);
+        using var channel = CoordinatorChannel.Create(options.Coordinator, retry: true, options.Security, () => _secret);
         var workers = new Workers.WorkersClient(channel);
         log($"{id}: serving the ring at {_advertise}; registering with {options.Coordinator} (waiting for it if it is not up yet)");
         await RegisterAsync(workers, id, cancellationToken);
@@ -109,8 +112,10 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             {
                 try
                 {
-                    await workers.RegisterAsync(new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
+                    var registered = await workers.RegisterAsync(
+                        new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
                         new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
+                    _secret = registered.WorkerSecret;
                     return;
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Aborted && !cancellationToken.IsCancellationRequested)
@@ -162,7 +167,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"), cancellationToken);
         var job = new ElasticJob(id, workers, reporter, options.CollectiveTimeout, log)
         {
-            Connect = g => GrpcRingTransport.Connect(g.Rank, g.WorldSize, g.Generation, g.Peers[RingPlan.Mod(g.Rank - 1, g.WorldSize)], outbox),
+            Connect = g => GrpcRingTransport.Connect(g.Rank, g.WorldSize, g.Generation, g.Peers[RingPlan.Mod(g.Rank - 1, g.WorldSize)], outbox,
+                secret: g.RingSecret, security: options.Security),
             Checkpoints = checkpoints,
         };
         await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);

@@ -50,7 +50,7 @@ public static class ChaosBench
         var rng = new Random(seed);
         using var cluster = new LocalCluster();
         string url = await cluster.StartCoordinatorAsync([], ct);
-        using var channel = CoordinatorChannel.Create(url);
+        using var channel = cluster.Connect(url);
         var jobs = new Jobs.JobsClient(channel);
         Terminal.Info($"chaos: coordinator {url}; logs in {cluster.LogDirectory}");
         var results = new List<Trial>();

@@ -43,7 +43,7 @@ public static partial class CheckpointBench
             };
             using var cluster = new LocalCluster();
             string url = await cluster.StartCoordinatorAsync(p.GetValue(dataDir) is { } dir ? ["--data-dir", Path.GetFullPath(dir)] : [], ct);
-            using var channel = CoordinatorChannel.Create(url);
+            using var channel = cluster.Connect(url);
             var jobs = new Jobs.JobsClient(channel);
             var processes = Enumerable.Range(0, spec.Workers)
                 .Select(w => cluster.Start($"worker-{w}", "worker", "--coordinator", url, "--bind", "127.0.0.1", "--once")).ToList();

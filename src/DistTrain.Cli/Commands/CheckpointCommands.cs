@@ -18,9 +18,11 @@ public static class CheckpointCommands
         var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
         var json = CommonOptions.Json();
         var command = new Command("checkpoints", "List a job's checkpoints in the coordinator's store, newest first") { id, coordinator, json };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var list = await new Checkpoints.CheckpointsClient(channel).ListAsync(new ListCheckpointsRequest { JobId = p.GetValue(id) }, cancellationToken: ct);
             if (p.GetValue(json))
             {
@@ -53,9 +55,11 @@ public static class CheckpointCommands
         var digest = new Option<string?>("--digest") { Description = "A particular checkpoint (see `checkpoints`) instead of the latest" };
         var command = new Command("export", "Download a job's latest checkpoint (the trained model, once it has completed) to a model file")
             { id, coordinator, output, digest };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             await DownloadAsync(channel, p.GetValue(id)!, p.GetValue(digest) ?? "", p.GetValue(output)!, ct);
             return 0;
         });

@@ -45,12 +45,15 @@ public static class ClusterCommands
         };
         var metricsPort = MetricsPort();
         var metricsBind = MetricsBind();
+        var security = new SecurityOptions(server: true);
         var command = new Command("coordinator", "Run a coordinator until stopped; coordinators given the same --storage redis=... form one cluster")
         {
             bind, port, dataDir, stateDir, storage, siloPort, missed, checkpointDir, metricsPort, metricsBind,
         };
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
+            var secure = security.Read(p);
             var choice = StateStorageChoice.Parse(p.GetValue(storage), Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir()));
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "coordinator", ct);
             string state = Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir());
@@ -58,9 +61,10 @@ public static class ClusterCommands
                 Terminal.Info($"warning: checkpoints go to {Path.Combine(state, "checkpoints")} on this host; give the cluster's coordinators one shared --checkpoint-dir, "
                     + "or a checkpoint uploaded to one is missing on the others");
             var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice,
-                p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints"))),
+                p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints")), secure),
                 Terminal.Info, ct);
-            Terminal.Info($"coordinator listening on {bound}; job state: {choice}");
+            Terminal.Info($"coordinator listening on {bound}; job state: {choice}; "
+                + (secure.Token is null ? "no cluster token (loopback only)" : "every call needs the cluster token") + (secure.Tls is null ? "" : secure.Tls.Mutual ? "; mutual TLS" : "; TLS"));
             try
             {
                 await Task.Delay(Timeout.Infinite, ct);
@@ -89,15 +93,17 @@ public static class ClusterCommands
         var collectiveTimeout = CollectiveTimeout();
         var metricsPort = MetricsPort();
         var metricsBind = MetricsBind();
+        var security = new SecurityOptions(server: true);
         var command = new Command("worker", "Run a worker that trains the coordinator's jobs")
         {
             coordinator, bind, port, advertise, threads, once, collectiveTimeout, metricsPort, metricsBind,
         };
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
             await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "worker", ct);
             return await new WorkerRuntime(new WorkerOptions(p.GetValue(coordinator)!, p.GetValue(bind)!, p.GetValue(port),
-                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once), TimeSpan.FromSeconds(p.GetValue(collectiveTimeout))), Terminal.Info)
+                p.GetValue(advertise), p.GetValue(threads), p.GetValue(once), TimeSpan.FromSeconds(p.GetValue(collectiveTimeout)), security.Read(p)), Terminal.Info)
             {
                 StopReason = () => ProcessSignals.Reason,
             }.RunAsync(ct);
@@ -118,10 +124,12 @@ public static class ClusterCommands
             Description = "Start from this job's latest intact checkpoint, at its exact step (same model, batch size and seed; --epochs is the total)",
         };
         var command = new Command("submit", "Submit a job to a coordinator and follow it") { coordinator, resumeFrom };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var jobs = new Jobs.JobsClient(channel);
             var clock = Stopwatch.StartNew();
             var spec = job.Read(p);
@@ -143,9 +151,11 @@ public static class ClusterCommands
         var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
         var json = CommonOptions.Json();
         var command = new Command("status", "Show a job and its per-epoch history") { id, coordinator, json };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var job = await new Jobs.JobsClient(channel).GetAsync(new GetJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
             if (p.GetValue(json)) JsonLine.Write(JobViews.Status(job));
             else JobViews.WriteStatus(job);
@@ -159,9 +169,11 @@ public static class ClusterCommands
         var coordinator = CoordinatorUrl();
         var json = CommonOptions.Json();
         var command = new Command("jobs", "List the coordinator's jobs, newest first") { coordinator, json };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var list = await new Jobs.JobsClient(channel).ListAsync(new ListJobsRequest(), cancellationToken: ct);
             if (p.GetValue(json)) JsonLine.Write(new System.Text.Json.Nodes.JsonArray([.. list.Jobs.Select(j => (System.Text.Json.Nodes.JsonNode)JobViews.Status(j))]));
             else JobViews.WriteList(list.Jobs);
@@ -175,9 +187,11 @@ public static class ClusterCommands
         var coordinator = CoordinatorUrl();
         var json = CommonOptions.Json();
         var command = new Command("workers", "List the registered workers: idle, training, lost or left, with their last heartbeat") { coordinator, json };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var list = await new Workers.WorkersClient(channel).ListAsync(new ListWorkersRequest(), cancellationToken: ct);
             var now = DateTimeOffset.UtcNow;
             if (p.GetValue(json)) JsonLine.Write(new System.Text.Json.Nodes.JsonArray([.. list.Workers.Select(w => (System.Text.Json.Nodes.JsonNode)WorkerViews.Worker(w, now))]));
@@ -192,9 +206,11 @@ public static class ClusterCommands
         var coordinator = CoordinatorUrl();
         var id = new Argument<string>("job") { Description = "The job's id, e.g. job-1" };
         var command = new Command("cancel", "Cancel a pending or running job; its workers stop together after their current steps") { id, coordinator };
+        var security = new SecurityOptions(server: false);
+        security.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
-            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!);
+            using var channel = CoordinatorChannel.Create(p.GetValue(coordinator)!, security: security.Read(p));
             var job = await new Jobs.JobsClient(channel).CancelAsync(new CancelJobRequest { Id = p.GetValue(id) }, cancellationToken: ct);
             Console.Out.WriteLine($"{job.Id} {JobViews.StatusName(job.Status)}");
             return 0;

@@ -35,7 +35,7 @@ public static class LocalCommand
                 : Enumerable.Range(0, spec.Workers + 1).Select(_ => LocalCluster.FreePort()).ToArray();
             if (metricsPorts is not null) coordinatorArgs.AddRange(["--metrics-bind", "127.0.0.1", "--metrics-port", metricsPorts[0].ToString()]);
             string url = await cluster.StartCoordinatorAsync(coordinatorArgs, ct);
-            using var channel = CoordinatorChannel.Create(url);
+            using var channel = cluster.Connect(url);
             var jobs = new Jobs.JobsClient(channel);
             var workerProcesses = new List<Process>();
             for (int r = 0; r < spec.Workers; r++)

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using DistTrain.Protos.Security;
 
 namespace DistTrain.Collectives.Grpc;
 
@@ -17,12 +18,24 @@ namespace DistTrain.Collectives.Grpc;
 /// </summary>
 public static class CollectiveHost
 {
-    /// <summary>Starts serving; returns the app and the address it is bound to (with the real port when 0 was asked).</summary>
+    /// <summary>The largest ring frame either end accepts: a chunk of 16 Mi floats and its header (chunks are 1 MiB by default).</summary>
+    public const int MaxFrameBytes = (64 << 20) + 1024;
+
+    /// <summary>The largest request the service reads: a LinkRequest is a few numbers and the ring secret.</summary>
+    public const int MaxRequestBytes = 4096;
+
+    /// <summary>
+    /// Starts serving; returns the app and the address it is bound to (with the real port when 0 was asked).
+    /// <paramref name="security"/>: the cluster token every Link call must carry, and TLS; beyond loopback a token (or
+    /// its explicit absence, --insecure) is required.
+    /// </summary>
     public static async Task<(WebApplication App, string BoundAddress)> StartAsync(string bindAddress, int port, RingOutbox outbox,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, Protos.Security.ClusterSecurity? security = null, Action<string>? log = null)
     {
         if (!IPAddress.TryParse(bindAddress, out var ip))
             throw new ArgumentException($"bind address '{bindAddress}' is not an IP address");
+        security ??= Protos.Security.ClusterSecurity.None;
+        security.CheckBind(ip, "worker's ring service", log ?? (_ => { }));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // A failure to start (a port in use) reaches the caller as an exception with a message; the host's own log of it
@@ -32,8 +45,8 @@ public static class CollectiveHost
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = null;
-            o.MaxSendMessageSize = null;
+            o.MaxReceiveMessageSize = MaxRequestBytes;
+            o.MaxSendMessageSize = MaxFrameBytes;
         });
         builder.Services.AddSingleton(outbox);
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
@@ -44,9 +57,14 @@ public static class CollectiveHost
             // The sending side pings too: a receiver that froze stops draining its Link, and its sender's frames fail.
             k.Limits.Http2.KeepAlivePingDelay = RingKeepAlive.PingDelay;
             k.Limits.Http2.KeepAlivePingTimeout = RingKeepAlive.PingTimeout;
-            k.Listen(ip, port, l => l.Protocols = HttpProtocols.Http2);
+            k.Listen(ip, port, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                if (security.Tls is { } tls) l.UseHttps(tls.Serve);
+            });
         });
         var app = builder.Build();
+        app.UseClusterToken(security.Token);
         app.MapGrpcService<CollectiveService>();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

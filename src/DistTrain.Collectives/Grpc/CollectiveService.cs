@@ -29,5 +29,9 @@ public class CollectiveService(RingOutbox outbox)
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, e.Message));
         }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, e.Message));
+        }
     }
 }

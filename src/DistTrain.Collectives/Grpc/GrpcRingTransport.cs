@@ -45,26 +45,26 @@ public sealed class GrpcRingTransport : IRingTransport
     /// <summary>
     /// Opens <paramref name="outbox"/> to the right neighbour and calls Link on the left neighbour at
     /// <paramref name="leftAddress"/>, whose frames this rank receives, over <paramref name="streams"/> streams.
+    /// The generation's <paramref name="secret"/> is what this rank's right neighbour must present, and what this rank
+    /// presents to its left neighbour; <paramref name="security"/> carries the cluster token and TLS.
     /// </summary>
     public static GrpcRingTransport Connect(int rank, int worldSize, long generation, string leftAddress, RingOutbox outbox,
-        int streams = DefaultStreams)
+        int streams = DefaultStreams, string secret = "", Protos.Security.ClusterSecurity? security = null)
     {
         if (worldSize < 1 || rank < 0 || rank >= worldSize)
             throw new ArgumentOutOfRangeException(nameof(rank), rank, $"rank must be in [0, {worldSize})");
         ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
-        outbox.Open(RingPlan.Mod(rank + 1, worldSize), generation, streams);
-        var channels = Enumerable.Range(0, streams).Select(_ => CreateChannel(leftAddress)).ToArray();
+        outbox.Open(RingPlan.Mod(rank + 1, worldSize), generation, streams, secret);
+        var channels = Enumerable.Range(0, streams).Select(_ => CreateChannel(leftAddress, security)).ToArray();
         var links = channels.Select((channel, i) => channel.CreateCallInvoker().AsyncServerStreamingCall(CollectiveService.LinkMethod, null,
-            new CallOptions(), new LinkRequest { Rank = rank, Generation = generation, Stream = i })).ToArray();
+            new CallOptions(), new LinkRequest { Rank = rank, Generation = generation, Stream = i, Secret = secret })).ToArray();
         return new GrpcRingTransport(rank, worldSize, generation, channels, links, outbox);
     }
 
-    /// <summary>A channel for ring traffic: no message caps, large HTTP/2 windows, and buffered socket reads.</summary>
-    public static GrpcChannel CreateChannel(string address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    /// <summary>A channel for ring traffic: frames capped at <see cref="CollectiveHost.MaxFrameBytes"/>, large HTTP/2 windows, and buffered socket reads.</summary>
+    public static GrpcChannel CreateChannel(string address, Protos.Security.ClusterSecurity? security = null)
     {
-        MaxSendMessageSize = null,
-        MaxReceiveMessageSize = null,
-        HttpHandler = new SocketsHttpHandler
+        var handler = new SocketsHttpHandler
         {
             // A peer that stops answering (a frozen process, a dead host whose sockets never closed) is found by HTTP/2
             // pings within about five seconds, where TCP alone would wait for minutes.
@@ -89,8 +89,16 @@ public sealed class GrpcRingTransport : IRingTransport
                     throw;
                 }
             },
-        },
-    });
+        };
+        var options = new GrpcChannelOptions
+        {
+            MaxSendMessageSize = CollectiveHost.MaxRequestBytes,
+            MaxReceiveMessageSize = CollectiveHost.MaxFrameBytes,
+            HttpHandler = handler,
+        };
+        (security ?? Protos.Security.ClusterSecurity.None).ApplyTo(options, handler, address.StartsWith("https:", StringComparison.Ordinal));
+        return GrpcChannel.ForAddress(address, options);
+    }
 
     public ValueTask SendAsync(RingMessageHeader header, ReadOnlyMemory<float> payload, CancellationToken cancellationToken) =>
         _outbox.SendAsync(RingFrame.Outgoing(Rank, _generation, header, payload), cancellationToken);

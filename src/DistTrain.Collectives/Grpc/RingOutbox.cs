@@ -18,9 +18,10 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
 {
     private sealed record Pending(RingFrame Frame, TaskCompletionSource Written);
 
-    private sealed class Ring(int toRank, long generation, int streams)
+    private sealed class Ring(int toRank, long generation, int streams, string secret)
     {
         public int ToRank { get; } = toRank;
+        public string Secret { get; } = secret;
         public long Generation { get; } = generation;
         public Channel<Pending>[] Streams { get; } = Enumerable.Range(0, streams)
             // Two readers: the Link call that serves the stream, and an abort that fails what is left in it.
@@ -50,15 +51,16 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
 
     /// <summary>
     /// Starts a job's link: frames are kept for <paramref name="toRank"/> at <paramref name="generation"/> from now
-    /// on, spread over <paramref name="streams"/> streams.
+    /// on, spread over <paramref name="streams"/> streams, to a caller that presents <paramref name="secret"/> (the
+    /// generation's ring secret; empty: none asked, as in benchmarks on loopback).
     /// </summary>
-    public void Open(int toRank, long generation, int streams = 1)
+    public void Open(int toRank, long generation, int streams = 1, string secret = "")
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(streams, 1);
         lock (_gate)
         {
             _ring?.Complete(new CollectiveException($"the ring of generation {_ring.Generation} was replaced by generation {generation}"));
-            _ring = new Ring(toRank, generation, streams);
+            _ring = new Ring(toRank, generation, streams, secret);
             _opened.TrySetResult();
             _opened = NewSignal();
         }
@@ -147,6 +149,11 @@ public sealed class RingOutbox(TimeSpan? joinWait = null)
             {
                 if (_ring is { } ring && ring.Generation >= request.Generation)
                 {
+                    // A member of this generation holds its secret; a caller without it is refused before its rank is even
+                    // looked at (a stale member of an older generation is told so below, as before).
+                    if (ring.Generation == request.Generation && !Protos.Security.WorkerSecret.Equal(ring.Secret, request.Secret))
+                        throw new UnauthorizedAccessException(
+                            $"refused a link for generation {request.Generation}: the caller did not present this generation's ring secret");
                     if (ring.Generation != request.Generation || ring.ToRank != request.Rank)
                         throw new CollectiveException(
                             $"refused a link from rank {request.Rank}, generation {request.Generation}: this worker sends to rank {ring.ToRank}, generation {ring.Generation}");

@@ -23,7 +23,7 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
         if (await grains.GetGrain<IWorkerGrain>(workerId).Get() is null) throw new UnknownWorkerException($"no worker {workerId}; register first");
         var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
         if (!job.WorkerIds.Contains(workerId))
-            throw new InvalidOperationException($"{workerId} is not a member of {jobId}'s worker set; only its members upload its checkpoints");
+            throw new UnauthorizedAccessException($"{workerId} is not a member of {jobId}'s worker set; only its members upload its checkpoints");
     }
 
     /// <summary>Stores and records a checkpoint uploaded by <paramref name="workerId"/>, whom <see cref="AdmitAsync"/> let in.</summary>

@@ -17,6 +17,7 @@ public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry regi
             {
                 // Who sends it is settled before anything more is read: only a member of the job's worker set uploads.
                 header = chunk.Header ?? throw new ArgumentException("a checkpoint upload's first chunk must carry its header (worker, job)");
+                await registry.AuthenticateAsync(header.WorkerId, WorkersService.Secret(context));
                 await keeper.AdmitAsync(header.WorkerId, header.JobId);
             }
             if (chunk.Data.Length > 4 * CheckpointTransfer.ChunkBytes || chunk.TotalBytes is < 0 or > CheckpointTransfer.MaxBytes

@@ -16,6 +16,14 @@ internal static class Errors
         {
             throw new RpcException(new Status(StatusCode.NotFound, e.Message), new Metadata { { Protos.CoordinatorChannel.UnknownWorkerTrailer, "1" } });
         }
+        catch (System.Security.Authentication.AuthenticationException e)
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, e.Message));
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, e.Message));
+        }
         catch (KeyNotFoundException e)
         {
             throw new RpcException(new Status(StatusCode.NotFound, e.Message));
