@@ -51,6 +51,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.CheckpointEvery < 0) throw new ArgumentException($"--checkpoint-every must be at least 0 steps (0: every epoch), got {spec.CheckpointEvery}");
         if (spec.KeepCheckpoints is < 0 or > 1000) throw new ArgumentException($"--keep-checkpoints must be between 1 and 1000, got {spec.KeepCheckpoints}");
         if (spec.MaxRestarts is < 0 or > 1000) throw new ArgumentException($"--max-restarts must be between 0 and 1000, got {spec.MaxRestarts}");
+        if (spec.HasMaxSkippedSteps && spec.MaxSkippedSteps < 0) throw new ArgumentException($"--max-skipped-steps must be at least 0, got {spec.MaxSkippedSteps}");
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         var model = ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
@@ -154,6 +155,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             DistTrainMetrics.WorldSize.Record(a.WorldSize, DistTrainMetrics.Job(jobId));
             DistTrainMetrics.WorkerFailures.Add(0, DistTrainMetrics.Job(jobId)); // the series exists from the start, at 0
             DistTrainMetrics.MembershipChanges.Add(0, DistTrainMetrics.Job(jobId));
+            DistTrainMetrics.SkippedSteps.Add(0, DistTrainMetrics.Job(jobId));
             return a;
         }
     }
@@ -238,6 +240,11 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 return false;
             }
             if (report.Rank != 0) return true;
+            if (report.SkippedSteps > job.SkippedSteps)
+            {
+                DistTrainMetrics.SkippedSteps.Add(report.SkippedSteps - job.SkippedSteps, DistTrainMetrics.Job(report.JobId));
+                await grain.Update(new JobStepsSkipped(report.SkippedSteps));
+            }
             if (report.RecoveredGeneration > 0)
             {
                 DistTrainMetrics.MembershipChanges.Add(1, DistTrainMetrics.Job(report.JobId));
@@ -392,6 +399,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         job.Workers.AddRange(r.Workers);
         job.Generation = r.Generation;
         job.Restarts = r.Restarts;
+        job.SkippedSteps = r.SkippedSteps;
         job.Checkpoints.AddRange((r.Checkpoints ?? []).Reverse().Select(Checkpoints.CheckpointKeeper.ToProto));
         job.History.AddRange(r.History.Select(e => new EpochSummary
         {

@@ -95,6 +95,13 @@ public sealed record JobShort([property: Id(0)] ImmutableList<string> Workers, [
     public override string Name => "wait for workers";
 }
 
+/// <summary>The job has skipped <paramref name="Total"/> steps so far because their reduced gradient held NaN or Inf.</summary>
+[GenerateSerializer, Immutable]
+public sealed record JobStepsSkipped([property: Id(0)] long Total) : JobChange
+{
+    public override string Name => "count skipped steps";
+}
+
 /// <summary>The new ring of <paramref name="Generation"/> committed its first step, this long after the change.</summary>
 [GenerateSerializer, Immutable]
 public sealed record JobRecovered([property: Id(0)] long Generation, [property: Id(1)] double Seconds) : JobChange

@@ -112,8 +112,7 @@ public sealed record JobRecord(
     [property: Id(28)] int Restarts = 0,
     [property: Id(29)] int MaxRestarts = 0,
     [property: Id(30)] string? RingSecret = null,
-    [property: Id(31)] long SkippedSteps = 0,
-    [property: Id(32)] int? MaxSkippedSteps = null)
+    [property: Id(31)] long SkippedSteps = 0)
 {
     /// <summary>What a worker that holds no state of the job starts from, newest first: its own checkpoints, then those it resumed from.</summary>
     public IEnumerable<CheckpointRecord> StartingPoints() => (Checkpoints ?? []).Reverse().Concat(ResumeFrom ?? []);

@@ -59,6 +59,8 @@ public static class JobTransitions
                     ? (job.Events ?? []).Add(new JobEvent(nowUtc, job.WorkerIds.Count, 0, w.Reason, job.Epoch, job.Step, 0, w.Generation))
                     : job.Events,
             },
+            // A count only grows: a late report from before a skip changes nothing.
+            (JobPhase.Running, JobStepsSkipped k) => job with { SkippedSteps = Math.Max(job.SkippedSteps, k.Total) },
             (JobPhase.Running or JobPhase.Completed, JobRecovered r) => job with
             {
                 Events = (job.Events ?? []).Select(e => e.Generation == r.Generation && e.PauseSeconds == 0 ? e with { PauseSeconds = r.Seconds } : e)

@@ -46,6 +46,9 @@ public static class DistTrainMetrics
         description: "Worker failures that ended a job");
 
     /// <summary>Exported as disttrain_membership_changes_total.</summary>
+    public static readonly Counter<long> SkippedSteps = Meter.CreateCounter<long>("disttrain.skipped_steps",
+        description: "Steps a job skipped on every rank because their reduced gradient held NaN or Inf");
+
     public static readonly Counter<long> MembershipChanges = Meter.CreateCounter<long>("disttrain.membership.changes",
         description: "Changes of a running job's worker set (a member lost, a worker joined) after which it trained on");
 

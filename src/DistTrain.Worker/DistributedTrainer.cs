@@ -9,8 +9,9 @@ namespace DistTrain.Worker;
 /// <param name="ConsistencyCheckEvery">Compare parameter hashes every this many steps (0 = never).</param>
 /// <param name="CheckpointEvery">Rank 0 offers a checkpoint every this many steps (0 = at every epoch's end but the last,
 /// whose model is the final one its caller takes).</param>
+/// <param name="MaxSkippedSteps">Steps with a non-finite reduced gradient the job may skip before it fails (null: any number).</param>
 public sealed record TrainingPlan(int Epochs, int GlobalBatch, int Seed, long BucketBytes = BucketPlan.DefaultBucketBytes, int ConsistencyCheckEvery = 0,
-    int CheckpointEvery = 0);
+    int CheckpointEvery = 0, int? MaxSkippedSteps = null);
 
 /// <summary>One training step on this rank: where it was, its local loss and samples, and how long it and its allreduces took.</summary>
 public sealed record StepStats(int Epoch, int Step, int StepsPerEpoch, double Loss, int Samples, double Seconds, double AllreduceSeconds,
@@ -80,6 +81,20 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     /// <summary>Whether this ring's start needed a state transfer, and from which rank.</summary>
     public (int Source, bool Transferred) Synchronized { get; private set; }
 
+    /// <summary>Called on every rank when a step is skipped for a non-finite gradient: the epoch and step (from 1), and the job's count so far.</summary>
+    public Action<int, int, long>? OnSkipped { get; init; }
+
+    // A step whose reduced gradient holds NaN or Inf: the parameters and the optimizer's state stay as they were, the step
+    // still counts (its samples were seen), and past the plan's limit the job fails naming the step.
+    private void SkipStep(int epoch, int k)
+    {
+        long skipped = ++Progress.SkippedSteps;
+        OnSkipped?.Invoke(epoch + 1, k + 1, skipped);
+        if (plan.MaxSkippedSteps is { } max && skipped > max)
+            throw new NonFiniteStepException(
+                $"step {k + 1} of epoch {epoch + 1}: the reduced gradient holds NaN or Inf; {skipped} step{(skipped == 1 ? "" : "s")} skipped, more than --max-skipped-steps {max}");
+    }
+
     public async Task<IReadOnlyList<EpochResult>> TrainAsync(Tensor trainX, Tensor trainY, Tensor testX, Tensor testY,
         CancellationToken cancellationToken = default)
     {
@@ -109,6 +124,7 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                 int k = p.Step;
                 _x.GatherFrom(trainX, batches[k]);
                 _y.GatherFrom(trainY, batches[k]);
+                if (FaultInjection.PoisonsStep((long)epoch * stepsPerEpoch + k, rank)) _x.Span[0] = float.NaN;
                 long started = System.Diagnostics.Stopwatch.GetTimestamp();
                 SaveState();
                 // The step's dropout masks and augmentations depend on the step and the rank alone: a step done again on
@@ -127,7 +143,9 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                     RestoreState(); // the step did not commit here: it is done again, from the same state, on the next ring
                     throw;
                 }
-                model.ApplyGradients();
+                // Every replica holds the same reduced gradient, so all of them skip a non-finite one together, or none.
+                if (model.GradientsAreFinite()) model.ApplyGradients();
+                else SkipStep(epoch, k);
                 p.Commit(_stepSums, plan.GlobalBatch, checksums[k]);
                 var (allreduceSeconds, bytesSent) = _replica.LastStepAllreduce;
                 OnStep?.Invoke(new StepStats(epoch + 1, k + 1, batches.Length, loss, batches[k].Length,

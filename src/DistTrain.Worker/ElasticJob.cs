@@ -112,7 +112,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             if (a.Rank == 0 && !trainer.Stopped && progress.Epoch >= plan.Epochs && progress.LastEpoch is { } last)
             {
                 await uploader.FinishAsync(trainer.Snapshot(final: true), cancellationToken);
-                reporter.Post(EpochReport(a, last, plan));
+                reporter.Post(EpochReport(a, last, plan, progress));
             }
             // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
             await reporter.FlushAsync();
@@ -149,13 +149,18 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
                 if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
                 lastReport = clock.Elapsed;
-                reporter.Post(new ProgressReport { WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss });
+                reporter.Post(new ProgressReport
+                {
+                    WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss, SkippedSteps = progress.SkippedSteps,
+                });
             },
+            OnSkipped = (epoch, step, total) =>
+                log($"{workerId}: skipped step {step} of epoch {epoch}: the reduced gradient holds NaN or Inf ({total} skipped so far)"),
             // Rank 0 reports each epoch as it ends (the job's history, the accuracy gauges); the last one, which finishes
             // the job, waits until the final model is stored (RunAsync).
             OnEpoch = e =>
             {
-                if (a.Rank == 0 && e.Epoch < plan.Epochs) reporter.Post(EpochReport(a, e, plan));
+                if (a.Rank == 0 && e.Epoch < plan.Epochs) reporter.Post(EpochReport(a, e, plan, progress));
             },
             // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
             OnCheckpoint = uploader.Offer,
@@ -165,11 +170,12 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
         };
     }
 
-    private ProgressReport EpochReport(Assignment a, EpochResult e, TrainingPlan plan) => new()
+    private ProgressReport EpochReport(Assignment a, EpochResult e, TrainingPlan plan, TrainingProgress progress) => new()
     {
         WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
         SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
         EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
+        SkippedSteps = progress.SkippedSteps,
     };
 
     // The long poll kept open while training: returns the next generation's assignment (and interrupts training) once

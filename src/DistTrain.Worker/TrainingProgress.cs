@@ -26,6 +26,9 @@ public sealed class TrainingProgress
     public double LostSamples { get; set; }
     public double DuplicatedSamples { get; set; }
 
+    /// <summary>Steps of the whole job skipped because their reduced gradient held NaN or Inf (the same count on every replica).</summary>
+    public long SkippedSteps { get; set; }
+
     /// <summary>When the epoch started, Unix ms (a rank that joins mid-epoch times it from the same start).</summary>
     public double EpochStartUnixMs { get; set; }
 
@@ -68,7 +71,7 @@ public sealed class TrainingProgress
         EpochStartUnixMs = nowUnixMs;
     }
 
-    private const int Scalars = 11, PerEpoch = 10;
+    private const int Scalars = 12, PerEpoch = 10;
 
     /// <summary>Doubles in <see cref="WriteTo"/>'s layout for a plan of <paramref name="epochs"/> epochs.</summary>
     public static int Length(int epochs) => Scalars + PerEpoch * epochs;
@@ -79,6 +82,7 @@ public sealed class TrainingProgress
         d.Clear();
         (d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10]) =
             (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs, optimizerIterations, History.Count);
+        d[11] = SkippedSteps;
         for (int i = 0; i < History.Count; i++)
         {
             var e = History[i];
@@ -93,6 +97,7 @@ public sealed class TrainingProgress
     {
         (Epoch, Step, LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples, EpochStartUnixMs) =
             ((int)d[0], (int)d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8]);
+        SkippedSteps = (long)d[11];
         History.Clear();
         for (int i = 0; i < (int)d[10]; i++)
         {
@@ -110,7 +115,7 @@ public sealed class TrainingProgress
         EpochSums = new Dictionary<string, double>
         {
             ["loss_sum"] = LossSum, ["samples"] = Samples, ["correct"] = Correct, ["judged"] = Judged, ["lost_samples"] = LostSamples,
-            ["duplicated_samples"] = DuplicatedSamples, ["epoch_start_unix_ms"] = EpochStartUnixMs,
+            ["duplicated_samples"] = DuplicatedSamples, ["epoch_start_unix_ms"] = EpochStartUnixMs, ["skipped_steps"] = SkippedSteps,
         },
         History = [.. History.Select(e => (IReadOnlyDictionary<string, double>)new Dictionary<string, double>
         {
@@ -127,6 +132,7 @@ public sealed class TrainingProgress
         double Sum(string k) => c.EpochSums.GetValueOrDefault(k);
         (LossSum, Samples, Correct, Judged, LostSamples, DuplicatedSamples) =
             (Sum("loss_sum"), Sum("samples"), Sum("correct"), Sum("judged"), Sum("lost_samples"), Sum("duplicated_samples"));
+        SkippedSteps = (long)Sum("skipped_steps");
         // The interrupted epoch's clock restarts now: its time before the interruption is not known to this run.
         EpochStartUnixMs = 0;
         History.Clear();

@@ -163,7 +163,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
         var model = ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
-            a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery, a.Spec.CheckpointEvery);
+            a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery, a.Spec.CheckpointEvery,
+            a.Spec.HasMaxSkippedSteps ? a.Spec.MaxSkippedSteps : null);
         await using var reporter = new ProgressReporter(workers, m => log($"{id}: {m}"), cancellationToken);
         var job = new ElasticJob(id, workers, reporter, options.CollectiveTimeout, log)
         {

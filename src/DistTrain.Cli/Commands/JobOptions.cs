@@ -33,13 +33,17 @@ public sealed class JobOptions
     public Option<int> KeepCheckpoints { get; } = CommonOptions.Positive("--keep-checkpoints", 3, "Checkpoints the coordinator keeps for the job, the newest", max: 1000);
     public Option<int> MaxRestarts { get; } = CommonOptions.Bounded("--max-restarts", 0,
         "Times the job goes back to pending and restarts from its latest checkpoint when it would fail for want of workers", 0, 1000);
+    public Option<int?> MaxSkippedSteps { get; } = new("--max-skipped-steps")
+    {
+        Description = "Steps whose reduced gradient holds NaN or Inf are skipped on every rank; more than this many fail the job (default: no limit)",
+    };
     public Option<string?> Save { get; } = new("--save") { Description = "Download the trained model to this file when the job completes" };
     public Option<bool> Json { get; } = CommonOptions.Json();
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
-                     Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, Save, Json })
+                     Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, MaxSkippedSteps, Save, Json })
             command.Options.Add(o);
     }
 
@@ -48,7 +52,7 @@ public sealed class JobOptions
     {
         string dataset = p.GetValue(Dataset)!, model = p.GetValue(Model)!;
         if (File.Exists(model)) model = File.ReadAllText(model);
-        return new JobSpec
+        var spec = new JobSpec
         {
             Model = model, Dataset = dataset, Epochs = p.GetValue(Epochs),
             GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
@@ -57,5 +61,11 @@ public sealed class JobOptions
             WaitForWorkersSeconds = p.GetValue(WaitForWorkers), CheckpointEvery = p.GetValue(CheckpointEvery),
             KeepCheckpoints = p.GetValue(KeepCheckpoints), MaxRestarts = p.GetValue(MaxRestarts),
         };
+        if (p.GetValue(MaxSkippedSteps) is { } max)
+        {
+            if (max < 0) throw new ArgumentException($"--max-skipped-steps must be at least 0, got {max}");
+            spec.MaxSkippedSteps = max;
+        }
+        return spec;
     }
 }

@@ -31,6 +31,7 @@ public static class JobViews
             ["kind"] = e.Kind.Length > 0 ? e.Kind : "membership",
         })]),
         ["restarts"] = job.Restarts,
+        ["skipped_steps"] = job.SkippedSteps,
         ["checkpoints"] = new JsonArray([.. job.Checkpoints.Select(c => (JsonNode)new JsonObject
         {
             ["digest"] = c.Digest, ["epochs_done"] = c.EpochsDone, ["step"] = c.Step, ["bytes"] = c.Bytes, ["final"] = c.Final,
@@ -49,6 +50,8 @@ public static class JobViews
             console.MarkupLine($"checkpoint: {Markup.Escape(Commands.CheckpointCommands.Where(job.Checkpoints[0]))} {job.Checkpoints[0].Digest[..12]}  " +
                 $"({job.Checkpoints.Count} kept; `disttrain checkpoints {job.Id}`, `disttrain export {job.Id} --out FILE`)");
         if (job.Restarts > 0) console.MarkupLine($"restarts: {job.Restarts} of {job.Spec.MaxRestarts}");
+        if (job.SkippedSteps > 0)
+            console.MarkupLine($"skipped steps (NaN or Inf gradient): {job.SkippedSteps}" + (job.Spec.HasMaxSkippedSteps ? $" of at most {job.Spec.MaxSkippedSteps}" : ""));
         if (job.Events.Count > 0)
         {
             var events = new Table().AddColumns("time (UTC)", "event", "workers", "at epoch/step", "pause (s)", "reason");

@@ -218,6 +218,9 @@ public sealed class Sequential
     }
 
     /// <summary>One optimizer step from the gradient buffer.</summary>
+    /// <summary>Whether every gradient is finite: a step whose (reduced) gradient holds NaN or Inf is better skipped than applied.</summary>
+    public bool GradientsAreFinite() => Kernels.Finite.All(Store.Gradients);
+
     public void ApplyGradients()
     {
         RequireCompiled();
