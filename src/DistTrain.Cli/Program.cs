@@ -18,5 +18,6 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     ClusterCommands.Cancel(),
     CheckpointCommands.List(),
     CheckpointCommands.Export(),
+    CertsCommand.Create(),
 };
 return CliRunner.Invoke(root, args);
