@@ -113,10 +113,37 @@ public static class Imdb
         }
     }
 
-    /// <summary>Reads the aclImdb layout: DIR/{train,test}/{pos,neg}/*.txt.</summary>
+    /// <summary>
+    /// Reads the aclImdb layout: DIR/{train,test}/{pos,neg}/*.txt. A review larger than
+    /// <see cref="DataLimits.MaxReviewBytes"/>, or a corpus larger than <see cref="DataLimits.MaxCorpusBytes"/>, is
+    /// refused. Bytes that are not valid UTF-8 are tolerated: they decode to U+FFFD, which the tokenizer treats as a
+    /// word separator, so a review with a stray Latin-1 byte still trains, as it does in Keras.
+    /// </summary>
     public static (List<Review> Train, List<Review> Test) ReadAclImdb(string dir)
     {
         if (!Directory.Exists(dir)) throw new DataException($"--data-dir {dir}: no such directory");
+        long corpus = 0;
+        var buffer = new byte[DataLimits.MaxReviewBytes + 1];
+        // Reads at most one byte past the limit, so neither a huge file nor a link to a device is read whole.
+        string ReadReview(string file)
+        {
+            int n;
+            try
+            {
+                using var stream = File.OpenRead(file);
+                n = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DataException($"{file}: cannot read ({e.Message})");
+            }
+            if (n > DataLimits.MaxReviewBytes)
+                throw new DataException($"{file}: the review is larger than the limit of {DataLimits.MaxReviewBytes:N0} bytes");
+            corpus += n;
+            if (corpus > DataLimits.MaxCorpusBytes)
+                throw new DataException($"{dir}: the reviews add up to more than the limit of {DataLimits.MaxCorpusBytes:N0} bytes (passed at {file})");
+            return Encoding.UTF8.GetString(buffer, 0, n);
+        }
         List<Review> Split(string split)
         {
             var list = new List<Review>();
@@ -128,7 +155,7 @@ public static class Imdb
                 // Sorted by name so the order, and so the vocabulary's tie-breaks and batches, never depend on the file system.
                 foreach (var file in Directory.GetFiles(folder, "*.txt").Order(StringComparer.Ordinal))
                 {
-                    string text = File.ReadAllText(file, Encoding.UTF8);
+                    string text = ReadReview(file);
                     if (string.IsNullOrWhiteSpace(text)) throw new DataException($"{file}: the review is empty");
                     list.Add(new Review(text, label));
                 }

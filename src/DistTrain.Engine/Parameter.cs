@@ -74,6 +74,11 @@ public sealed class ParameterStore
     {
         if (Values.Length != 0 || State.Length != 0)
             throw new InvalidOperationException("parameters cannot be added after the store is allocated");
+        // Counted in a double, which cannot overflow: a hostile spec's (65536, 65536) kernel must not wrap around.
+        double count = shape.Aggregate(1.0, (n, d) => n * d);
+        if (count > Spec.SpecLimits.MaxParameters)
+            throw new ArgumentException($"weight {name} of shape ({string.Join(", ", shape)}) has {count:N0} values, "
+                + $"above the limit of {Spec.SpecLimits.MaxParameters:N0} parameters a model may hold");
         var p = new Parameter(name, shape, trainable, initializer, regularizer);
         _parameters.Add(p);
         return p;

@@ -138,7 +138,8 @@ public sealed class Conv2D : Layer, IActivated
     }
 
     internal static Conv2D FromSpec(SpecReader r) => new(
-        r.Int("filters", min: 1), r.Pair("kernel_size"), r.Pair("strides", (1, 1)),
+        r.Size("filters", SpecLimits.MaxFilters), r.Pair("kernel_size", limit: SpecLimits.MaxKernelSize),
+        r.Pair("strides", (1, 1), limit: SpecLimits.MaxKernelSize),
         r.String("padding", "valid", "valid", "same") == "same" ? Padding.Same : Padding.Valid,
         r.OptionalString("activation"), r.Bool("use_bias", true),
         Initializer.FromName(r.String("kernel_initializer", "glorot_uniform")),

@@ -89,7 +89,7 @@ public sealed class Dense : Layer, IActivated
     }
 
     internal static Dense FromSpec(SpecReader r) => new(
-        r.Int("units", min: 1), r.OptionalString("activation"), r.Bool("use_bias", true),
+        r.Size("units", SpecLimits.MaxUnits), r.OptionalString("activation"), r.Bool("use_bias", true),
         Initializer.FromName(r.String("kernel_initializer", "glorot_uniform")),
         Initializer.FromName(r.String("bias_initializer", "zeros")),
         RegularizerSpec.Read(r, "kernel_regularizer"), r.OptionalString("name"));

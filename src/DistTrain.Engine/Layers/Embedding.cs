@@ -87,6 +87,6 @@ public sealed class Embedding : Layer
         spec["embeddings_initializer"] = EmbeddingsInitializer.Name;
     }
 
-    internal static Embedding FromSpec(SpecReader r) => new(r.Int("input_dim", min: 1), r.Int("output_dim", min: 1),
+    internal static Embedding FromSpec(SpecReader r) => new(r.Size("input_dim", SpecLimits.MaxEmbeddingInput), r.Size("output_dim", SpecLimits.MaxEmbeddingOutput),
         r.Bool("mask_zero", false), Initializer.FromName(r.String("embeddings_initializer", "uniform")), r.OptionalString("name"));
 }

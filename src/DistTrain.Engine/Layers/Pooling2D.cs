@@ -42,8 +42,8 @@ public abstract class Pooling2D : Layer
     /// <summary>Reads pool_size, strides and padding from a spec and makes the layer with <paramref name="create"/>.</summary>
     protected static T FromSpec<T>(SpecReader r, Func<(int, int), (int, int), Padding, string?, T> create)
     {
-        var pool = r.Pair("pool_size", (2, 2));
-        return create(pool, r.Pair("strides", pool), r.String("padding", "valid", "valid", "same") == "same" ? Padding.Same : Padding.Valid,
+        var pool = r.Pair("pool_size", (2, 2), limit: SpecLimits.MaxKernelSize);
+        return create(pool, r.Pair("strides", pool, limit: SpecLimits.MaxKernelSize), r.String("padding", "valid", "valid", "same") == "same" ? Padding.Same : Padding.Valid,
             r.OptionalString("name"));
     }
 }

@@ -303,7 +303,7 @@ public abstract class Recurrent : Layer
     protected internal readonly record struct Config(int Units, bool ReturnSequences, bool ReturnState, bool GoBackwards,
         float Dropout, float RecurrentDropout, int Seed, string? Name)
     {
-        public static Config Read(SpecReader r) => new(r.Int("units", min: 1), r.Bool("return_sequences", false),
+        public static Config Read(SpecReader r) => new(r.Size("units", SpecLimits.MaxUnits), r.Bool("return_sequences", false),
             r.Bool("return_state", false), r.Bool("go_backwards", false), r.Float("dropout", 0f, 0, 0.999999),
             r.Float("recurrent_dropout", 0f, 0, 0.999999), r.Int("seed", 0), r.OptionalString("name"));
     }

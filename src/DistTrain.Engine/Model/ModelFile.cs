@@ -112,38 +112,56 @@ public static class ModelFile
         r.ReadBytes(Magic.Length + 4);
         try
         {
-            string json = Encoding.UTF8.GetString(ReadBlock(r, 1));
+            string json = Encoding.UTF8.GetString(ReadBlock(r, 1, "spec", source));
             var model = ModelSpec.Parse(json, source);
-            var values = ReadFloats(r);
-            var state = ReadFloats(r);
+            var values = ReadFloats(r, "parameter", source);
+            var state = ReadFloats(r, "state", source);
             if (values.Length != model.Store.Values.Length || state.Length != model.Store.State.Length)
                 throw new InvalidDataException(
                     $"{source}: holds {values.Length} parameters and {state.Length} state values, but its architecture needs {model.Store.Values.Length} and {model.Store.State.Length}");
             values.CopyTo(model.Store.Values, 0);
             state.CopyTo(model.Store.State, 0);
             long iterations = r.ReadInt64();
+            if (iterations < 0) throw new InvalidDataException($"{source}: the optimizer step count is {iterations}; it cannot be negative");
             int slotCount = r.ReadInt32();
             if (slotCount < 0 || slotCount > 16) throw new InvalidDataException($"{source}: implausible optimizer slot count {slotCount}");
             var slots = new float[slotCount][];
             for (int i = 0; i < slotCount; i++)
             {
-                slots[i] = ReadFloats(r);
+                slots[i] = ReadFloats(r, $"optimizer slot {i}", source);
                 if (slots[i].Length != values.Length)
                     throw new InvalidDataException($"{source}: optimizer slot {i} has {slots[i].Length} values for {values.Length} parameters");
             }
-            model.Optimizer!.Restore(iterations, slots);
+            try
+            {
+                model.Optimizer!.Restore(iterations, slots);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidDataException($"{source}: the optimizer state does not fit its optimizer ({e.Message})");
+            }
             TrainingCheckpoint? training = null;
-            if (version >= 2 && ReadBlock(r, 1) is { Length: > 0 } trainingJson)
+            if (version >= 2 && ReadBlock(r, 1, "training state", source) is { Length: > 0 } trainingJson)
             {
                 training = TrainingCheckpoint.FromJson(JsonNode.Parse(trainingJson), source);
-                model.RestoreRandomStates(training.Random);
+                try
+                {
+                    model.RestoreRandomStates(training.Random);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{source}: {e.Message}");
+                }
                 model.TrainingState = training;
             }
+            // The checksum covers these bytes too, but a writer that hashes whatever it wrote could still append them.
+            if (r.BaseStream.Position != content.Length)
+                throw new InvalidDataException($"{source}: {content.Length - r.BaseStream.Position:N0} unexpected bytes after the model's last block");
             return new Contents(model, training);
         }
         catch (EndOfStreamException)
         {
-            throw new InvalidDataException($"{source}: the model file ends early");
+            throw new InvalidDataException($"{source}: the model file ends early, inside a fixed-size field");
         }
         catch (System.Text.Json.JsonException e)
         {
@@ -167,13 +185,19 @@ public static class ModelFile
         w.Write(MemoryMarshal.AsBytes(values));
     }
 
-    private static byte[] ReadBlock(BinaryReader r, int elementSize)
+    // A length-prefixed block. The length is checked against the bytes that remain before anything is allocated, so a
+    // length field claiming gigabytes costs nothing.
+    private static byte[] ReadBlock(BinaryReader r, int elementSize, string what, string source)
     {
         int n = r.ReadInt32();
         long remaining = r.BaseStream.Length - r.BaseStream.Position;
-        if (n < 0 || (long)n * elementSize > remaining) throw new EndOfStreamException();
+        if (n < 0) throw new InvalidDataException($"{source}: the {what} block's length is {n}; it cannot be negative");
+        if ((long)n * elementSize > remaining)
+            throw new InvalidDataException(
+                $"{source}: the {what} block claims {n:N0} {(elementSize == 1 ? "bytes" : "values")} ({(long)n * elementSize:N0} bytes), but only {remaining:N0} bytes remain; the file is truncated or corrupt");
         return r.ReadBytes(n * elementSize);
     }
 
-    private static float[] ReadFloats(BinaryReader r) => MemoryMarshal.Cast<byte, float>(ReadBlock(r, sizeof(float))).ToArray();
+    private static float[] ReadFloats(BinaryReader r, string what, string source) =>
+        MemoryMarshal.Cast<byte, float>(ReadBlock(r, sizeof(float), what, source)).ToArray();
 }

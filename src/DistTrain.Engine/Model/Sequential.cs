@@ -121,18 +121,28 @@ public sealed class Sequential
     public void Build()
     {
         if (IsBuilt) return;
+        BuildShapes();
+        Store.Allocate(Seed);
+        // Nothing before the first layer with weights needs a gradient, so backward stops there.
+        _firstTrainable = _layers.FindIndex(l => l.Parameters.Any(p => p.Trainable));
+        if (_firstTrainable >= 0) _layers[_firstTrainable].ComputeInputGradient = false;
+        IsBuilt = true;
+    }
+
+    /// <summary>
+    /// The first half of <see cref="Build"/>: fixes every layer's shapes and declares its weights, allocating nothing,
+    /// so that a spec's parameter count can be checked before a hostile spec allocates gigabytes.
+    /// </summary>
+    internal void BuildShapes()
+    {
         if (_layers.Count == 0) throw new InvalidOperationException("the model has no layers");
+        if (_layers[^1].IsBuilt) return;
         var shape = InputShape;
         foreach (var layer in _layers)
         {
             layer.Build(shape, Store);
             shape = layer.OutputShape;
         }
-        Store.Allocate(Seed);
-        // Nothing before the first layer with weights needs a gradient, so backward stops there.
-        _firstTrainable = _layers.FindIndex(l => l.Parameters.Any(p => p.Trainable));
-        if (_firstTrainable >= 0) _layers[_firstTrainable].ComputeInputGradient = false;
-        IsBuilt = true;
     }
 
     /// <summary>Chooses the optimizer, loss and metrics ("accuracy" is the one metric).</summary>
@@ -249,7 +259,8 @@ public sealed class Sequential
     {
         RequireCompiled();
         CheckData(x, y, "training");
-        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), epochs, "epochs must be ≥ 0");
+        if (epochs is < 0 or > Spec.SpecLimits.MaxEpochs)
+            throw new ArgumentOutOfRangeException(nameof(epochs), epochs, $"epochs must be between 0 and {Spec.SpecLimits.MaxEpochs:N0}");
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be ≥ 1");
         if (validationSplit is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(validationSplit), validationSplit, "validation split must be in [0, 1)");
         int total = x.Batch, trainCount = total, valStart = total;

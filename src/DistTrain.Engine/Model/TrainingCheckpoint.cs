@@ -95,11 +95,13 @@ public sealed record TrainingCheckpoint
                 History = [.. (o["history"]?.AsArray() ?? []).Select(ReadFigures)],
                 Random = [.. (o["random"]?.AsArray() ?? []).Select(r => new RandomState((int)r![0]!, (long)r[1]!, (long)r[2]!))],
             };
+            if (c.Epochs > Spec.SpecLimits.MaxEpochs)
+                throw new FormatException($"'epochs' is {c.Epochs}, above the limit of {Spec.SpecLimits.MaxEpochs:N0}");
             if (c.StepsPerEpoch < 1 || c.GlobalBatch < 1 || c.Step > c.StepsPerEpoch || c.Epoch > c.Epochs)
                 throw new FormatException($"position epoch {c.Epoch}, step {c.Step} of {c.StepsPerEpoch} (of {c.Epochs} epochs, batch {c.GlobalBatch}) is impossible");
             return c;
         }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException or ArgumentException)
+        catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException or ArgumentException or OverflowException)
         {
             throw new InvalidDataException($"{source}: the training state is malformed ({e.Message})");
         }

@@ -25,6 +25,8 @@ public static class ModelSpec
     /// <summary>Builds and compiles the model a spec describes; <paramref name="source"/> names it in errors.</summary>
     public static Sequential Parse(string json, string source = "spec", int? seedOverride = null, int[]? inputShapeOverride = null)
     {
+        if (json.Length > SpecLimits.MaxSpecChars)
+            throw new SpecException($"{source}: the spec is {json.Length:N0} characters, above the limit of {SpecLimits.MaxSpecChars:N0}");
         var root = SpecReader.ParseRoot(json, source);
         if (inputShapeOverride is not null)
             root["input_shape"] = new JsonArray(inputShapeOverride.Select(d => (JsonNode)d).ToArray());
@@ -42,10 +44,16 @@ public static class ModelSpec
     {
         string name = r.String("name", "sequential");
         var inputShape = r.IntArray("input_shape");
+        double inputElements = inputShape.Aggregate(1.0, (n, d) => n * d); // a double cannot overflow on any rank
+        if (inputElements > SpecLimits.MaxSampleElements)
+            throw r.Error("input_shape", $"{Layer.FormatShape(inputShape)} has {inputElements:N0} elements per sample, above the limit of {SpecLimits.MaxSampleElements:N0}");
         int seed = r.Int("seed", 1);
         var model = new Sequential(inputShape, seedOverride ?? seed, name);
         var layers = r.Objects("layers");
         if (layers.Count == 0) throw r.Error("layers", "must hold at least one layer");
+        int layerCount = layers.Sum(l => l.CountLayers());
+        if (layerCount > SpecLimits.MaxLayers)
+            throw r.Error("layers", $"hold {layerCount} layers (nested ones included), above the limit of {SpecLimits.MaxLayers}");
         foreach (var lr in layers)
         {
             try
@@ -59,7 +67,7 @@ public static class ModelSpec
         }
         try
         {
-            model.Build();
+            model.BuildShapes();
         }
         catch (ArgumentException e)
         {
@@ -67,8 +75,20 @@ public static class ModelSpec
             int failed = model.Layers.TakeWhile(l => l.IsBuilt).Count();
             throw new SpecException($"{layers[failed].Path}: {e.Message}");
         }
+        // Shapes and weights are declared but nothing is allocated yet: the budget is checked first.
+        ModelBudget.Check(model, layers);
+        model.Build();
         var opt = Optimizer.FromSpec(r.OptionalObject("optimizer") ?? throw r.Error("optimizer", "is required"));
-        var loss = Loss.FromSpec(r.OptionalObject("loss") ?? throw r.Error("loss", "is required"));
+        var lossSpec = r.OptionalObject("loss") ?? throw r.Error("loss", "is required");
+        Loss loss;
+        try
+        {
+            loss = Loss.FromSpec(lossSpec);
+        }
+        catch (ArgumentException e)
+        {
+            throw new SpecException($"{lossSpec.Path}: {e.Message}");
+        }
         var metrics = r.StringArray("metrics");
         r.EnsureAllUsed();
         try
@@ -142,8 +162,27 @@ public static class ModelSpec
     public static Sequential Resolve(string nameOrPath, int? seed = null, int[]? presetInputShape = null)
     {
         if (Presets.TryGet(nameOrPath, out var json)) return Parse(json, nameOrPath, seed, presetInputShape);
-        if (File.Exists(nameOrPath)) return Parse(File.ReadAllText(nameOrPath), nameOrPath, seed);
+        if (File.Exists(nameOrPath)) return Parse(ReadSpecFile(nameOrPath), nameOrPath, seed);
         throw new SpecException(
             $"unknown model '{nameOrPath}': expected a preset ({string.Join(", ", Presets.Names)}) or the path of a JSON spec file");
+    }
+
+    // Reads at most one byte past the limit, so a huge file, or a device such as /dev/zero that reports no length,
+    // is refused without being read whole.
+    private static string ReadSpecFile(string path)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            var buffer = new byte[SpecLimits.MaxSpecChars + 1];
+            int n = file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            if (n > SpecLimits.MaxSpecChars)
+                throw new SpecException($"{path}: the spec file is larger than the limit of {SpecLimits.MaxSpecChars:N0} bytes");
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SpecException($"{path}: cannot read the spec file ({e.Message})");
+        }
     }
 }

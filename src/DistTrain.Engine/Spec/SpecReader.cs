@@ -42,6 +42,36 @@ public sealed class SpecReader
         return (int)d;
     }
 
+    /// <summary>
+    /// A size (units, filters, vocabulary...): an integer from 1 to <paramref name="limit"/>. A value over the limit is
+    /// refused naming the layer, the field, the value and the bound, e.g. "layers[2] (dense): units 10000000 is above
+    /// the limit of 65,536".
+    /// </summary>
+    public int Size(string key, int limit, int? fallback = null)
+    {
+        var node = Get(key);
+        if (node is null) return fallback ?? throw Error(key, $"is required (an integer from 1 to {limit})");
+        if (node is not JsonValue v || !TryNumber(v, out double d) || d != Math.Floor(d))
+            throw Error(key, $"must be an integer, got {node.ToJsonString()}");
+        if (d < 1) throw Error(key, $"must be between 1 and {limit}, got {d}");
+        if (d > limit) throw LimitError(key, d, limit);
+        return (int)d;
+    }
+
+    /// <summary>"layers[2] (dense): units 10000000 is above the limit of 65,536".</summary>
+    public SpecException LimitError(string key, double value, long limit) =>
+        new($"{Label}: {key} {value:0} is above the limit of {limit:N0}");
+
+    /// <summary>The object's path and, for a layer, its type: "layers[2] (dense)".</summary>
+    public string Label
+    {
+        get
+        {
+            string path = Path.Length == 0 ? "the spec" : Path;
+            return _obj.TryGetPropertyValue("type", out var t) && t is JsonValue v && v.TryGetValue(out string? type) ? $"{path} ({type})" : path;
+        }
+    }
+
     public float Float(string key, float? fallback = null, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
         var node = Get(key);
@@ -77,15 +107,18 @@ public sealed class SpecReader
     }
 
     /// <summary>An integer pair written as n (meaning n, n) or [a, b], as Keras accepts kernel sizes and strides.</summary>
-    public (int, int) Pair(string key, (int, int)? fallback = null, int min = 1)
+    /// <remarks>Either number over <paramref name="limit"/> is refused as <see cref="LimitError"/> words it.</remarks>
+    public (int, int) Pair(string key, (int, int)? fallback = null, int min = 1, int limit = int.MaxValue)
     {
         var node = Get(key);
         if (node is null) return fallback ?? throw Error(key, "is required (an integer or a pair [a, b])");
-        if (node is JsonValue v && TryNumber(v, out double d) && d == Math.Floor(d) && d >= min) return ((int)d, (int)d);
-        if (node is JsonArray { Count: 2 } a && a[0] is JsonValue a0 && TryNumber(a0, out double x) &&
-            a[1] is JsonValue a1 && TryNumber(a1, out double y) && x == Math.Floor(x) && y == Math.Floor(y) && x >= min && y >= min)
-            return ((int)x, (int)y);
-        throw Error(key, $"must be an integer ≥ {min} or a pair [a, b] of them, got {node.ToJsonString()}");
+        (double x, double y) = (0, 0);
+        bool ok = node is JsonValue v && TryNumber(v, out x) && (y = x) == x
+            || node is JsonArray { Count: 2 } a && a[0] is JsonValue a0 && TryNumber(a0, out x) && a[1] is JsonValue a1 && TryNumber(a1, out y);
+        if (!ok || x != Math.Floor(x) || y != Math.Floor(y) || x < min || y < min)
+            throw Error(key, $"must be an integer ≥ {min} or a pair [a, b] of them, got {node.ToJsonString()}");
+        if (Math.Max(x, y) > limit) throw LimitError(key, Math.Max(x, y), limit);
+        return ((int)x, (int)y);
     }
 
     public int[] IntArray(string key, int min = 1)
@@ -139,6 +172,16 @@ public sealed class SpecReader
             _ => throw Error(key, $"must be an object or a name, got {node.ToJsonString()}"),
         };
     }
+
+    /// <summary>
+    /// This layer object and the layers nested in it ("layers" of a residual block, "layer" of a bidirectional
+    /// wrapper), counted in the JSON before any is built.
+    /// </summary>
+    public int CountLayers() => CountLayers(_obj);
+
+    private static int CountLayers(JsonObject o) => 1
+        + (o.TryGetPropertyValue("layers", out var body) && body is JsonArray a ? a.OfType<JsonObject>().Sum(CountLayers) : 0)
+        + (o.TryGetPropertyValue("layer", out var inner) && inner is JsonObject i ? CountLayers(i) : 0);
 
     // Any JSON number, whether the node was parsed from text or built in code from an int or a float.
     private static bool TryNumber(JsonValue v, out double d)

