@@ -28,6 +28,12 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>How long a job below its minimum waits for workers unless its spec says otherwise.</summary>
     public const int DefaultWaitForWorkersSeconds = 60;
 
+    /// <summary>The most workers a job may ask for.</summary>
+    public const int MaxWorkers = 1024;
+
+    // At most 80 characters of what a caller sent, for an error message.
+    private static string Clip(string text) => text.Length <= 80 ? text : text[..77] + "...";
+
     /// <summary>Checkpoints a job keeps unless its spec says otherwise.</summary>
     public const int DefaultKeepCheckpoints = 3;
 
@@ -43,8 +49,15 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>Validates and queues a job; the scheduler starts it when enough workers are idle.</summary>
     public async Task<Job> SubmitAsync(JobSpec spec)
     {
-        if (spec.Workers < 1) throw new ArgumentException($"a job needs at least one worker, got {spec.Workers}");
-        if (spec.Epochs < 1) throw new ArgumentException($"epochs must be at least 1, got {spec.Epochs}");
+        if (spec.Workers < 1 || spec.Workers > MaxWorkers) throw new ArgumentException($"a job needs at least one worker and at most {MaxWorkers}, got {spec.Workers}");
+        if (spec.Epochs < 1 || spec.Epochs > SpecLimits.MaxEpochs) throw new ArgumentException($"epochs must be between 1 and {SpecLimits.MaxEpochs:N0}, got {spec.Epochs}");
+        if (spec.GlobalBatchSize < 0) throw new ArgumentException($"the global batch size must be at least 1, got {spec.GlobalBatchSize}");
+        if (spec.ThreadsPerWorker is < 0 or > 1024) throw new ArgumentException($"threads per worker must be between 1 and 1024, got {spec.ThreadsPerWorker}");
+        // The model is a preset's name or the spec's JSON, never a path: a job must not make the coordinator (or its
+        // workers) read a file of theirs. `submit --model FILE` sends the file's JSON.
+        string modelText = spec.Model.Trim();
+        if (!modelText.StartsWith('{') && !Presets.TryGet(modelText, out _))
+            throw new ArgumentException($"the job's model must be a preset ({string.Join(", ", Presets.Names)}) or a model spec as JSON, got '{Clip(modelText)}'");
         if (spec.MinWorkers < 0 || spec.MinWorkers > spec.Workers)
             throw new ArgumentException($"--min-workers must be between 1 and the job's {spec.Workers} workers, got {spec.MinWorkers}");
         if (spec.WaitForWorkersSeconds < 0) throw new ArgumentException($"--wait-for-workers must be at least 0 s, got {spec.WaitForWorkersSeconds}");

@@ -17,7 +17,7 @@ public class CollectiveService(RingOutbox outbox)
         Marshallers.Create(r => Google.Protobuf.MessageExtensions.ToByteArray(r), LinkRequest.Parser.ParseFrom), RingFrameMarshaller.Instance);
 
     public static void BindService(ServiceBinderBase binder, CollectiveService? service) =>
-        binder.AddMethod(LinkMethod, service is null ? null : service.Link);
+        binder.AddMethod(Protos.Security.StrictParsing.Strict(LinkMethod), service is null ? null : service.Link);
 
     public virtual async Task Link(LinkRequest request, IServerStreamWriter<RingFrame> responseStream, ServerCallContext context)
     {

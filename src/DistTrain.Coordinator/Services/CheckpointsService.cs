@@ -5,8 +5,13 @@ using Grpc.Core;
 namespace DistTrain.Coordinator.Services;
 
 /// <summary>The Checkpoints API over <see cref="CheckpointKeeper"/>: uploads in, downloads out (<see cref="CheckpointTransfer"/>), lists.</summary>
+[Grpc.Core.BindServiceMethod(typeof(CheckpointsService), nameof(BindService))]
 public sealed class CheckpointsService(CheckpointKeeper keeper, JobRegistry registry) : Protos.Checkpoints.CheckpointsBase
 {
+    /// <summary>Binds the service with requests parsed strictly (<see cref="Protos.Security.StrictParsing"/>); the parameter is the generated
+    /// base type, through which gRPC finds each method's override.</summary>
+    public static void BindService(Grpc.Core.ServiceBinderBase binder, Protos.Checkpoints.CheckpointsBase? service) => Protos.Checkpoints.BindService(new Protos.Security.StrictParsing(binder), service);
+
     public override Task<CheckpointInfo> Upload(IAsyncStreamReader<CheckpointChunk> requestStream, ServerCallContext context) => Errors.Map(async () =>
     {
         CheckpointHeader? header = null;

@@ -4,8 +4,13 @@ using Grpc.Core;
 namespace DistTrain.Coordinator.Services;
 
 /// <summary>The Jobs API over <see cref="JobRegistry"/>, which reads and writes the job grains.</summary>
+[Grpc.Core.BindServiceMethod(typeof(JobsService), nameof(BindService))]
 public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
 {
+    /// <summary>Binds the service with requests parsed strictly (<see cref="Protos.Security.StrictParsing"/>); the parameter is the generated
+    /// base type, through which gRPC finds each method's override.</summary>
+    public static void BindService(Grpc.Core.ServiceBinderBase binder, Jobs.JobsBase? service) => Jobs.BindService(new Protos.Security.StrictParsing(binder), service);
+
     public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(() => registry.SubmitAsync(request.Spec));
     public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.GetAsync(request.Id));
     public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.CancelAsync(request.Id));

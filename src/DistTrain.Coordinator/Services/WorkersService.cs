@@ -8,8 +8,13 @@ namespace DistTrain.Coordinator.Services;
 /// The Workers API over <see cref="JobRegistry"/>. Every call about a worker first shows that worker's secret (the one
 /// its registration returned); what it may then do in a job (only its own, only for its own rank) the registry checks.
 /// </summary>
+[Grpc.Core.BindServiceMethod(typeof(WorkersService), nameof(BindService))]
 public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
 {
+    /// <summary>Binds the service with requests parsed strictly (<see cref="Protos.Security.StrictParsing"/>); the parameter is the generated
+    /// base type, through which gRPC finds each method's override.</summary>
+    public static void BindService(Grpc.Core.ServiceBinderBase binder, Workers.WorkersBase? service) => Workers.BindService(new Protos.Security.StrictParsing(binder), service);
+
     /// <summary>The worker secret a call presents, if any.</summary>
     public static string? Secret(ServerCallContext context) => context.RequestHeaders.GetValue(WorkerSecret.Header);
 
