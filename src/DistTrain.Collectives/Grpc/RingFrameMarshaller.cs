@@ -82,7 +82,8 @@ public static class RingFrameMarshaller
                     case (6, 0): chunk = (int)ReadVarint(ref reader); break;
                     case (PayloadField, 2):
                         ulong length = ReadVarint(ref reader);
-                        if (length % sizeof(float) != 0 || length > (ulong)reader.Remaining || pooled is not null)
+                        if (pooled is not null) throw new InvalidDataException("a ring chunk carries its payload twice");
+                        if (length % sizeof(float) != 0 || length > (ulong)reader.Remaining)
                             throw new InvalidDataException($"a ring chunk's payload of {length} bytes is not a whole number of floats within the message");
                         floats = (int)length / sizeof(float);
                         pooled = ArrayPool<float>.Shared.Rent(floats);
