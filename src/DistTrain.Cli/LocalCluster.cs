@@ -18,6 +18,11 @@ public sealed class LocalCluster : IDisposable
     public LocalCluster()
     {
         LogDirectory = Directory.CreateTempSubdirectory("disttrain-local-").FullName;
+        // Other commands of the user's (status, cancel, jobs) reach the run with --token-file; the folder is the user's alone.
+        TokenFile = Path.Combine(LogDirectory, "token");
+        File.WriteAllText(TokenFile, "");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(TokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.WriteAllText(TokenFile, Token + "\n");
         // If this process exits without disposing (a signal's grace ran out), its children must not outlive it.
         AppDomain.CurrentDomain.ProcessExit += KillAll;
     }
@@ -27,6 +32,9 @@ public sealed class LocalCluster : IDisposable
     /// line, which `ps` shows to every user), and this process's own calls carry it.
     /// </summary>
     public string Token { get; } = Protos.Security.ClusterToken.New();
+
+    /// <summary>The run's token in a file readable by this user alone, for `--token-file`.</summary>
+    public string TokenFile { get; }
 
     /// <summary>A channel to this run's coordinator, with the run's token.</summary>
     public Grpc.Net.Client.GrpcChannel Connect(string url) => Protos.CoordinatorChannel.Create(url, security: new Protos.Security.ClusterSecurity(Token));

@@ -45,9 +45,12 @@ public static class CoordinatorHost
         if (options.MissedHeartbeats < 1) throw new ArgumentException($"--missed-heartbeats must be at least 1, got {options.MissedHeartbeats}");
         builder.Services.Configure<WorkerLiveness>(o => o.MissedBeats = options.MissedHeartbeats);
         var endpoint = SiloEndpoint.For(ip, options.SiloPort);
+        bool clustered = options.Storage.Kind is "redis" or "postgres";
+        if (clustered) SiloSecurity.Check(endpoint, security, log);
         builder.UseOrleans(silo =>
         {
             options.Storage.Configure(silo, endpoint);
+            if (clustered) SiloSecurity.Apply(silo, security);
         });
         builder.Services.AddHostedService<SchedulerKeeper>();
         // Message caps per service, each what its calls need: a stranger's oversized message is refused
@@ -58,7 +61,7 @@ public static class CoordinatorHost
             o.MaxSendMessageSize = 4 << 20;
         })
             // A spec (a model's JSON included) and a job list with every job's history.
-            .AddServiceOptions<JobsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (1 << 20, 64 << 20))
+            .AddServiceOptions<JobsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (2 << 20, 64 << 20))
             // Progress reports and assignments are small; a worker list grows with the workers.
             .AddServiceOptions<WorkersService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (256 * 1024, 16 << 20))
             // Upload chunks of up to 4 MiB in, 1 MiB chunks out.
@@ -74,8 +77,9 @@ public static class CoordinatorHost
         builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l =>
         {
             l.Protocols = HttpProtocols.Http2;
-            if (security.Tls is { } tls) l.UseHttps(tls.Serve);
+            if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
         }));
+        // Jobs' receive cap is above the spec's own limit (SpecLimits.MaxSpecChars), so that a spec too long is told so by name.
         var app = builder.Build();
         app.UseClusterToken(security.Token);
         app.MapGrpcService<JobsService>();

@@ -96,10 +96,12 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// registration gets a new one, and the old one stops working.
     /// </summary>
     public async Task<(string Id, string Secret)> RegisterWithSecretAsync(string advertisedAddress, int threads, string? workerId, string? incarnation,
-        string? presentedSecret)
+        string? presentedSecret, bool requireHttps = false)
     {
-        if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out _))
-            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL such as http://10.0.0.5:7000");
+        if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out var advertised) || advertised.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an http:// or https:// URL such as http://10.0.0.5:7000");
+        if (requireHttps && advertised.Scheme != "https")
+            throw new ArgumentException($"advertised address '{advertisedAddress}': this cluster serves TLS, so peers must reach the worker at an https:// URL");
         if (string.IsNullOrEmpty(workerId)) workerId = await Index.NewWorker();
         else if (workerId.Length > 100 || !workerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
             throw new ArgumentException($"worker id '{workerId}' must be at most 100 letters, digits, '-', '_' or '.'");
@@ -128,6 +130,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 : $"the worker secret is not {workerId}'s");
         return record;
     }
+
+    /// <summary>
+    /// Whether <paramref name="worker"/> is a member of <paramref name="job"/> now: listed in its worker set, and its own
+    /// grain placed in it. Both: a stranger who re-registers a member's id (a fresh record, placed nowhere) is no member
+    /// even in the moment before the job drops the id.
+    /// </summary>
+    public static bool IsMember(WorkerRecord worker, JobRecord job) => job.WorkerIds.Contains(worker.Id) && worker.JobId == job.Id;
 
     /// <summary>
     /// Throws <see cref="UnauthorizedAccessException"/> unless <paramref name="worker"/> is, or was until it was dropped,
@@ -179,17 +188,20 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// </summary>
     public async Task<Assignment> NextGenerationAsync(string workerId, string jobId, long generation, CancellationToken cancellationToken)
     {
-        if (await WorkerGrain(workerId).Get() is { } worker) CheckBelongs(worker, await RecordAsync(jobId));
         var job = await JobGrain(jobId).WaitForGeneration(generation, AssignmentPoll).WaitAsync(cancellationToken)
             ?? throw new KeyNotFoundException($"no job {jobId}");
-        return AssignmentFor(job, workerId);
+        // A worker that is not a member (dropped, or never one) learns that it is out: rank -1, and no ring secret.
+        var worker = await WorkerGrain(workerId).Get();
+        return AssignmentFor(job, worker is not null && IsMember(worker, job) ? workerId : "");
     }
 
     /// <summary>A member's ring broke; the job's grain gathers the reports and decides the next worker set.</summary>
     public async Task ReportBrokenAsync(BrokenRingReport report)
     {
         var worker = await WorkerGrain(report.WorkerId).Get() ?? throw new UnknownWorkerException($"no worker {report.WorkerId}; register first");
-        CheckBelongs(worker, await RecordAsync(report.JobId));
+        var job = await RecordAsync(report.JobId);
+        CheckBelongs(worker, job);
+        if (!IsMember(worker, job)) return; // dropped already: its report changes nothing
         await JobGrain(report.JobId).ReportBroken(report.WorkerId, report.Generation, report.SuspectRank, report.Reason);
         Signal();
     }
@@ -240,18 +252,21 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (job.IsFinal) return false;
         // A worker the job went on without (dropped from its worker set) no longer speaks for it: a report it was still
         // retrying, or its error, changes nothing.
-        if (!job.WorkerIds.Contains(report.WorkerId)) return false;
-        if (job.WorkerIds.IndexOf(report.WorkerId) != report.Rank)
-            throw new UnauthorizedAccessException(
-                $"{report.WorkerId} is rank {job.WorkerIds.IndexOf(report.WorkerId)} of {report.JobId} (generation {job.Generation}), not rank {report.Rank}; a worker reports only for its own rank");
+        if (!IsMember(worker, job)) return false;
+        int rank = job.WorkerIds.IndexOf(report.WorkerId);
         try
         {
+            // A failure is a member's whatever rank it last knew (ranks move when a lower one is dropped); it is named by
+            // the rank it has now.
             if (report.Error.Length > 0)
             {
                 DistTrainMetrics.WorkerFailures.Add(1, DistTrainMetrics.Job(report.JobId));
-                await EndAsync(report.JobId, new JobFailed(FailureReason(report.Rank, report.Error)));
+                await EndAsync(report.JobId, new JobFailed(FailureReason(rank, report.Error)));
                 return false;
             }
+            if (rank != report.Rank)
+                throw new UnauthorizedAccessException(
+                    $"{report.WorkerId} is rank {rank} of {report.JobId} (generation {job.Generation}), not rank {report.Rank}; a worker reports only for its own rank");
             if (report.Rank != 0) return true;
             if (report.SkippedSteps > job.SkippedSteps)
             {

@@ -3,11 +3,18 @@ using System.Net.Sockets;
 
 namespace DistTrain.Coordinator;
 
-/// <summary>Where the other coordinators of a cluster reach this one's silo: an address and two ports.</summary>
-public sealed record SiloEndpoint(IPAddress Address, int SiloPort, int GatewayPort)
+/// <summary>
+/// Where the other coordinators of a cluster reach this one's silo: an address and the silo port, and whether it listens
+/// on every address of the host (bound to a wildcard) or on that one alone. No Orleans gateway is opened (gateway port 0):
+/// nothing of DistTrain is an Orleans client, and a gateway would let anyone who reaches it call grains.
+/// </summary>
+public sealed record SiloEndpoint(IPAddress Address, int SiloPort, bool AnyAddress = false)
 {
-    /// <summary>Free loopback ports: every coordinator of the cluster on this machine.</summary>
-    public static SiloEndpoint Loopback() => new(IPAddress.Loopback, LoopbackPort.Free(), LoopbackPort.Free());
+    /// <summary>No gateway: Orleans opens none for port 0.</summary>
+    public int GatewayPort => 0;
+
+    /// <summary>A free loopback port: every coordinator of the cluster on this machine.</summary>
+    public static SiloEndpoint Loopback() => new(IPAddress.Loopback, LoopbackPort.Free());
 
     /// <summary>
     /// The endpoint for a coordinator bound to <paramref name="bind"/>: that address when it is a specific one, else
@@ -18,6 +25,6 @@ public sealed record SiloEndpoint(IPAddress Address, int SiloPort, int GatewayPo
         var address = !bind.Equals(IPAddress.Any) && !bind.Equals(IPAddress.IPv6Any) ? bind
             : Dns.GetHostAddresses(Dns.GetHostName()).FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
               ?? IPAddress.Loopback;
-        return new SiloEndpoint(address, siloPort > 0 ? siloPort : LoopbackPort.Free(), LoopbackPort.Free());
+        return new SiloEndpoint(address, siloPort > 0 ? siloPort : LoopbackPort.Free(), bind.Equals(IPAddress.Any) || bind.Equals(IPAddress.IPv6Any));
     }
 }

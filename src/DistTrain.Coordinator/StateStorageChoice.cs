@@ -32,7 +32,13 @@ public sealed record StateStorageChoice(string Kind, string Target)
         return new StateStorageChoice(kind, target);
     }
 
-    public override string ToString() => Kind == "postgres" ? "postgres" : $"{Kind} {Target}";
+    // A Redis connection string may hold a password: it is never printed.
+    public override string ToString() => Kind switch
+    {
+        "postgres" => "postgres",
+        "redis" => $"redis {System.Text.RegularExpressions.Regex.Replace(Target, "(?i)password=[^,]*", "password=***")}",
+        _ => $"{Kind} {Target}",
+    };
 
     /// <summary>
     /// The silo's clustering and grain storage. With <c>file</c>, one silo with localhost clustering: a lone
@@ -47,7 +53,7 @@ public sealed record StateStorageChoice(string Kind, string Target)
         if (Kind is "redis" or "postgres")
         {
             var e = endpoint ?? SiloEndpoint.Loopback();
-            silo.ConfigureEndpoints(e.Address, e.SiloPort, e.GatewayPort, listenOnAnyHostAddress: true);
+            silo.ConfigureEndpoints(e.Address, e.SiloPort, e.GatewayPort, listenOnAnyHostAddress: e.AnyAddress);
             if (Kind == "redis") silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(Target));
             else
                 silo.UseAdoNetClustering(o =>
@@ -72,7 +78,8 @@ public sealed record StateStorageChoice(string Kind, string Target)
         }
         else
         {
-            silo.UseLocalhostClustering(LoopbackPort.Free(), LoopbackPort.Free(), serviceId: "disttrain", clusterId: "disttrain");
+            // Gateway port 0: no Orleans gateway, which would let any local user call the grains past the token.
+            silo.UseLocalhostClustering(LoopbackPort.Free(), gatewayPort: 0, serviceId: "disttrain", clusterId: "disttrain");
         }
         switch (Kind)
         {

@@ -46,7 +46,8 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
         var before = Record;
         var next = JobTransitions.Apply(this.GetPrimaryKeyString(), before, change, DateTime.UtcNow);
         // Each generation's ring gets its own secret, handed only to its members (Link calls must present it).
-        if (next.Generation != before?.Generation)
+        // (A job stored before ring secrets existed gets one at its next change.)
+        if (next.Generation != before?.Generation || next.RingSecret is null)
             next = next with { RingSecret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) };
         state.State.Record = next;
         try

@@ -143,9 +143,14 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
                     RestoreState(); // the step did not commit here: it is done again, from the same state, on the next ring
                     throw;
                 }
-                // Every replica holds the same reduced gradient, so all of them skip a non-finite one together, or none.
-                if (model.GradientsAreFinite()) model.ApplyGradients();
-                else SkipStep(epoch, k);
+                // Every replica holds the same reduced gradient and batch-norm statistics, so all of them skip a non-finite
+                // step together, or none; a skipped step leaves the statistics as they were before it too.
+                if (model.StepIsFinite()) model.ApplyGradients();
+                else
+                {
+                    RestoreState();
+                    SkipStep(epoch, k);
+                }
                 p.Commit(_stepSums, plan.GlobalBatch, checksums[k]);
                 var (allreduceSeconds, bytesSent) = _replica.LastStepAllreduce;
                 OnStep?.Invoke(new StepStats(epoch + 1, k + 1, batches.Length, loss, batches[k].Length,

@@ -10,9 +10,12 @@ public static class FaultInjection
 {
     public const string NaNVariable = "DISTTRAIN_FAULT_NAN_STEP";
 
-    private static readonly (long Step, int Rank)? NaN = Parse(Environment.GetEnvironmentVariable(NaNVariable));
+    private static (long Step, int Rank)? _nan;
 
-    public static bool PoisonsStep(long globalStep, int rank) => NaN is { } f && f.Step == globalStep && f.Rank == rank;
+    /// <summary>Reads the environment; a worker calls it at start-up, so that a malformed value is an error there, by name.</summary>
+    public static void Read() => _nan = Parse(Environment.GetEnvironmentVariable(NaNVariable));
+
+    public static bool PoisonsStep(long globalStep, int rank) => _nan is { } f && f.Step == globalStep && f.Rank == rank;
 
     private static (long, int)? Parse(string? value)
     {

@@ -107,7 +107,10 @@ public sealed class ProgressReporter : IAsyncDisposable
     // has registered it again.
     private static bool Transient(RpcException e) => CoordinatorChannel.IsUnknownWorker(e) ||
         e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.ResourceExhausted or StatusCode.Aborted or StatusCode.Internal
-            or StatusCode.Unknown;
+            or StatusCode.Unknown
+        // Sent with the secret of a registration this worker has just replaced (its coordinator lost track of it): the
+        // next try carries the new one.
+            or StatusCode.Unauthenticated;
 
     /// <summary>Sends every queued report; throws if an epoch report could not be delivered.</summary>
     public async Task FlushAsync()

@@ -37,6 +37,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         Threading.Threads = options.Threads;
+        FaultInjection.Read();
         using var identity = WorkerIdentity.Acquire(DataCache.Root);
         string id = identity.Id;
         var outbox = new RingOutbox(options.CollectiveTimeout);

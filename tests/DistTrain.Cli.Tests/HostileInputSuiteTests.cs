@@ -120,10 +120,10 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
                     [StatusCode.InvalidArgument], "is not a valid");
         // 3. Oversized messages: each service's cap, well-formed otherwise.
         static byte[] Spec(int modelBytes) => new SubmitJobRequest { Spec = new JobSpec { Model = new string('x', modelBytes) } }.ToByteArray();
-        yield return new("oversize/Jobs.Submit/2MiB", c => RawAsync(c, "Jobs", "Submit", MethodType.Unary, Spec(2 << 20), SecureCluster.Headers()),
+        yield return new("oversize/Jobs.Submit/3MiB", c => RawAsync(c, "Jobs", "Submit", MethodType.Unary, Spec(3 << 20), SecureCluster.Headers()),
             [StatusCode.ResourceExhausted]);
-        yield return new("oversize/Jobs.Get/2MiB-id", c => RawAsync(c, "Jobs", "Get", MethodType.Unary,
-            new GetJobRequest { Id = new string('j', 2 << 20) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
+        yield return new("oversize/Jobs.Get/3MiB-id", c => RawAsync(c, "Jobs", "Get", MethodType.Unary,
+            new GetJobRequest { Id = new string('j', 3 << 20) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
         yield return new("oversize/Workers.Register/512KiB", c => RawAsync(c, "Workers", "Register", MethodType.Unary,
             new RegisterRequest { AdvertisedAddress = new string('a', 512 * 1024) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
         yield return new("oversize/Datasets.Fetch/8KiB-digest", c => RawAsync(c, "Datasets", "Fetch", MethodType.ServerStreaming,
@@ -161,6 +161,7 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
             ("num-words-huge", s => (s.Dataset, s.Model, s.NumWords) = ("imdb", "imdb-lstm", 2_000_000_000), "num"),
             ("max-len-huge", s => (s.Dataset, s.Model, s.MaxLen) = ("imdb", "imdb-lstm", 1_000_000_000), "len"),
             ("resume-from-unknown", s => s.ResumeFrom = "job-999999", "job-999999"),
+            ("model-too-long", s => s.Model = "{\"layers\": [" + new string(' ', 3 << 19) + "]}", "limit"),
         };
         foreach (var (name, change, says) in specs)
             yield return new($"spec/{name}", c =>
@@ -190,8 +191,15 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
             yield return new($"worker-secret/{name}/wrong", c => send(c, SecureCluster.Headers(secret: new string('0', 64))), [StatusCode.Unauthenticated], "not w-outsider's");
         }
         // 6. The right token and this worker's own secret, about a job it does not belong to: PERMISSION_DENIED.
-        foreach (var (name, send) in workerCalls.Where(w => w.Name is "ReportProgress" or "ReportBroken" or "NextGeneration" or "Upload"))
+        foreach (var (name, send) in workerCalls.Where(w => w.Name is "ReportProgress" or "ReportBroken" or "Upload"))
             yield return new($"other-job/{name}", c => send(c, SecureCluster.Headers(secret: c.OutsiderSecret)), [StatusCode.PermissionDenied], "member");
+        // Asking for the next generation of a job it is not in: told it is out (rank -1), and never the ring's secret.
+        yield return new("other-job/NextGeneration", async c =>
+        {
+            var a = await new Workers.WorkersClient(c.RawChannel).NextGenerationAsync(new NextGenerationRequest { WorkerId = c.OutsiderId, JobId = c.PendingJob },
+                SecureCluster.Headers(secret: c.OutsiderSecret));
+            return (StatusCode.OK, $"rank {a.Rank}, ring secret '{a.RingSecret}'");
+        }, [StatusCode.OK], "rank -1, ring secret ''");
         // 7. Unknown ids and digests: NOT_FOUND or INVALID_ARGUMENT naming them.
         yield return new("unknown/Jobs.Get", c => Call(() => c.Jobs.GetAsync(new GetJobRequest { Id = "job-424242" }).ResponseAsync), [StatusCode.NotFound], "job-424242");
         yield return new("unknown/Jobs.Cancel", c => Call(() => c.Jobs.CancelAsync(new CancelJobRequest { Id = "job-424242" }).ResponseAsync), [StatusCode.NotFound], "job-424242");

@@ -39,8 +39,10 @@ public class PrometheusTests : IDisposable
             $"--config.file={Path.Combine(root, "deploy/prometheus/prometheus.yml")}", $"--storage.tsdb.path={Path.Combine(_dir, "tsdb")}",
             $"--web.listen-address=127.0.0.1:{webPort}",
         ]);
-        string coordinator = Regex.Match(run.WaitForLine(l => l.StartsWith("coordinator http://", StringComparison.Ordinal), TimeSpan.FromSeconds(60)),
-            @"coordinator (http://\S+)").Groups[1].Value;
+        string started = run.WaitForLine(l => l.StartsWith("coordinator http://", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        string coordinator = Regex.Match(started, @"coordinator (http://\S+)").Groups[1].Value;
+        string tokenFile = Regex.Match(run.WaitForLine(l => l.Contains("--token-file", StringComparison.Ordinal), TimeSpan.FromSeconds(5)),
+            @"--token-file (\S+)").Groups[1].Value; // the run's own token
         run.WaitForLine(l => l.StartsWith("metrics: coordinator http://127.0.0.1:9464/metrics", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{webPort}") };
@@ -66,7 +68,7 @@ public class PrometheusTests : IDisposable
         Assert.True(missing.Count == 0, "dashboard queries without data: " + string.Join(" | ", missing));
 
         // Cancel through the CLI: every rank stops after the same step, and `local` reports the cancellation and ends its processes.
-        var cancel = CliProcess.Run(["cancel", "job-1", "--coordinator", coordinator], timeoutSeconds: 60);
+        var cancel = CliProcess.Run(["cancel", "job-1", "--coordinator", coordinator, "--token-file", tokenFile], timeoutSeconds: 60);
         Assert.True(cancel.ExitCode == 0, cancel.Stderr);
         Assert.Contains("job-1 cancelled", cancel.Stdout);
         run.WaitForExit(TimeSpan.FromSeconds(90));

@@ -62,6 +62,9 @@ public static class CertsCommand
             string folder = Path.GetFullPath(p.GetValue(dir)!), n = p.GetValue(name)!;
             if (n.Length == 0 || n.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not '-' and not '_' and not '.'))
                 throw new ArgumentException($"certificate name '{n}' must be letters, digits, '-', '_' or '.'");
+            if (n == "ca") throw new ArgumentException("'ca' names the CA's own files; give the certificate another name");
+            if (File.Exists(Path.Combine(folder, n + ".pem")) || File.Exists(Path.Combine(folder, n + ".key")))
+                throw new InvalidOperationException($"{Path.Combine(folder, n + ".pem")} or its key exists; remove them to issue it again");
             string caCert = Path.Combine(folder, CaCert), caKey = Path.Combine(folder, CaKey);
             if (!File.Exists(caCert) || !File.Exists(caKey)) throw new InvalidOperationException($"no CA in {folder}; run `disttrain certs init --dir {p.GetValue(dir)}` first");
             using var ca = X509Certificate2.CreateFromPemFile(caCert, caKey);

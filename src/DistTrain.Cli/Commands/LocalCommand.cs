@@ -45,6 +45,7 @@ public static class LocalCommand
                     "--threads", spec.ThreadsPerWorker.ToString(), "--once", .. metrics]));
             }
             Terminal.Info($"coordinator {url} and {spec.Workers} workers (pids {string.Join(", ", cluster.ProcessIds)}); logs in {cluster.LogDirectory}");
+            Terminal.Info($"other commands reach this run with --coordinator {url} --token-file {cluster.TokenFile}");
             var metricsUrls = metricsPorts?.Select(m => $"http://127.0.0.1:{m}/metrics").ToList();
             if (metricsUrls is not null)
                 Terminal.Info($"metrics: coordinator {metricsUrls[0]}; " +

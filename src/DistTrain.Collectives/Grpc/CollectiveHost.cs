@@ -60,7 +60,7 @@ public static class CollectiveHost
             k.Listen(ip, port, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
-                if (security.Tls is { } tls) l.UseHttps(tls.Serve);
+                if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
             });
         });
         var app = builder.Build();

@@ -96,7 +96,11 @@ public sealed class GrpcRingTransport : IRingTransport
             MaxReceiveMessageSize = CollectiveHost.MaxFrameBytes,
             HttpHandler = handler,
         };
-        (security ?? Protos.Security.ClusterSecurity.None).ApplyTo(options, handler, address.StartsWith("https:", StringComparison.Ordinal));
+        bool secure = address.StartsWith("https:", StringComparison.Ordinal);
+        // With TLS configured, the token and the ring secret never go out in cleartext, whatever address a peer gave.
+        if (security?.Tls is not null && !secure)
+            throw new CollectiveException($"the ring peer at {address} is not an https:// address, and this worker is configured for TLS");
+        (security ?? Protos.Security.ClusterSecurity.None).ApplyTo(options, handler, secure);
         return GrpcChannel.ForAddress(address, options);
     }
 

@@ -20,9 +20,9 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
     /// <summary>Refuses an upload unless <paramref name="workerId"/> is registered and a member of the job's worker set.</summary>
     public async Task AdmitAsync(string workerId, string jobId)
     {
-        if (await grains.GetGrain<IWorkerGrain>(workerId).Get() is null) throw new UnknownWorkerException($"no worker {workerId}; register first");
+        var worker = await grains.GetGrain<IWorkerGrain>(workerId).Get() ?? throw new UnknownWorkerException($"no worker {workerId}; register first");
         var job = await Job(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
-        if (!job.WorkerIds.Contains(workerId))
+        if (!JobRegistry.IsMember(worker, job))
             throw new UnauthorizedAccessException($"{workerId} is not a member of {jobId}'s worker set; only its members upload its checkpoints");
     }
 

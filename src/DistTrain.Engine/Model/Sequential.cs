@@ -227,10 +227,13 @@ public sealed class Sequential
         return (value, correct, judged);
     }
 
-    /// <summary>One optimizer step from the gradient buffer.</summary>
-    /// <summary>Whether every gradient is finite: a step whose (reduced) gradient holds NaN or Inf is better skipped than applied.</summary>
-    public bool GradientsAreFinite() => Kernels.Finite.All(Store.Gradients);
+    /// <summary>
+    /// Whether every gradient and every piece of layer state (batch-norm statistics) is finite: a step whose (reduced)
+    /// values hold NaN or Inf is better skipped than applied.
+    /// </summary>
+    public bool StepIsFinite() => Kernels.Finite.All(Store.Gradients) && Kernels.Finite.All(Store.State);
 
+    /// <summary>One optimizer step from the gradient buffer.</summary>
     public void ApplyGradients()
     {
         RequireCompiled();

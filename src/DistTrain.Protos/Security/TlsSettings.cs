@@ -12,7 +12,7 @@ namespace DistTrain.Protos.Security;
 public sealed class TlsSettings
 {
     private readonly X509Certificate2? _certificate;
-    private readonly X509Certificate2? _ca;
+    private readonly X509Certificate2Collection? _ca;
 
     public TlsSettings(string? certFile, string? keyFile, string? caFile, bool mutual)
     {
@@ -25,7 +25,10 @@ public sealed class TlsSettings
             Exists(caFile, "--tls-ca");
             try
             {
-                _ca = X509CertificateLoader.LoadCertificateFromFile(caFile);
+                // A bundle (old and new CA while rotating) is trusted whole.
+                _ca = [];
+                _ca.ImportFromPemFile(caFile);
+                if (_ca.Count == 0) throw new System.Security.Cryptography.CryptographicException("it holds no PEM certificate");
             }
             catch (System.Security.Cryptography.CryptographicException e)
             {
@@ -36,6 +39,9 @@ public sealed class TlsSettings
     }
 
     public bool Mutual { get; }
+
+    /// <summary>This party's certificate, if it has one.</summary>
+    public X509Certificate2? Certificate => _certificate;
 
     /// <summary>Whether this party can serve TLS (it has a certificate).</summary>
     public bool CanServe => _certificate is not null;
@@ -58,13 +64,14 @@ public sealed class TlsSettings
             : certificate is not null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 && SignedByCa(new X509Certificate2(certificate)),
     };
 
-    // Chains to our CA alone, not the system's roots: a certificate from any other CA is refused, however trusted.
-    private bool SignedByCa(X509Certificate2 certificate)
+    /// <summary>Whether <paramref name="certificate"/> chains to --tls-ca alone, not the system's roots: a certificate from any
+    /// other CA is refused, however trusted.</summary>
+    public bool SignedByCa(X509Certificate2 certificate)
     {
         if (_ca is null) return false;
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_ca);
+        chain.ChainPolicy.CustomTrustStore.AddRange(_ca);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         return chain.Build(certificate);
     }
