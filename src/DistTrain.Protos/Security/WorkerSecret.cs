@@ -6,7 +6,8 @@ namespace DistTrain.Protos.Security;
 /// <summary>
 /// The secret a worker's registration returns (RegisterResponse.worker_secret), which its later calls carry as
 /// <see cref="Header"/> metadata, and the ring secret of a job generation (Assignment.ring_secret), which Link calls
-/// carry. The coordinator keeps only a secret's SHA-256, so its stored state holds nothing a caller could present.
+/// carry. The coordinator keeps only a worker secret's SHA-256; a ring secret it must hand out again (to members of
+/// the generation), so the job's stored state holds it: the state storage is inside the trust boundary (SECURITY.md).
 /// </summary>
 public static class WorkerSecret
 {
