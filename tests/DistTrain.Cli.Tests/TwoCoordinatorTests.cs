@@ -103,4 +103,54 @@ public class TwoCoordinatorTests : IDisposable
         Assert.Contains("\"status\":\"completed\"", status.LastLine);
         Assert.False(w1.HasExited || w2.HasExited, "a worker exited\n" + w1.Output + w2.Output);
     }
+
+    [Fact]
+    public async Task Coordinators_over_Redis_with_mutual_TLS_form_one_cluster_and_a_silo_with_another_subject_cannot_join()
+    {
+        SyntheticDigits.Write(_dir);
+        const string token = "two-coordinators-token-0123456789";
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache"), [Protos.Security.ClusterToken.Variable] = token };
+        string certs = Path.Combine(_dir, "certs");
+        foreach (var args in new[] { new[] { "certs", "init", "--dir", certs }, ["certs", "issue", "coordinator", "--dir", certs], ["certs", "issue", "worker", "--dir", certs] })
+            Assert.Equal(0, CliProcess.Run(args, timeoutSeconds: 60).ExitCode);
+        string[] Tls(string who) => ["--tls-cert", Path.Combine(certs, who + ".pem"), "--tls-key", Path.Combine(certs, who + ".key"), "--tls-ca", Path.Combine(certs, "ca.pem"), "--mtls"];
+        int storePort = BackgroundProcess.FreePort();
+        using var redis = StartRedis(storePort);
+        BackgroundProcess Coordinator(int port, string who) => BackgroundProcess.Disttrain(
+            ["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--storage", $"redis=127.0.0.1:{storePort}", "--data-dir", _dir, .. Tls(who)], env);
+        int[] ports = [BackgroundProcess.FreePort(), BackgroundProcess.FreePort(), BackgroundProcess.FreePort()];
+        using var a = Coordinator(ports[0], "coordinator");
+        using var b = Coordinator(ports[1], "coordinator");
+        foreach (var c in new[] { a, b })
+            c.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+        var client = new Protos.Security.ClusterSecurity(token, new Protos.Security.TlsSettings(Path.Combine(certs, "worker.pem"), Path.Combine(certs, "worker.key"),
+            Path.Combine(certs, "ca.pem"), mutual: true));
+        using var toA = CoordinatorChannel.Create($"https://127.0.0.1:{ports[0]}", security: client);
+        using var toB = CoordinatorChannel.Create($"https://127.0.0.1:{ports[1]}", security: client);
+        var submitted = await new Jobs.JobsClient(toA).SubmitAsync(new SubmitJobRequest
+        {
+            Spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 1, GlobalBatchSize = 60, Workers = 3 },
+        });
+        // Jobs live in grains spread over both silos: B answering for A's job, and A for B's, goes over their TLS link.
+        for (int i = 0; i < 4; i++)
+        {
+            var other = await new Jobs.JobsClient(toB).SubmitAsync(new SubmitJobRequest
+            {
+                Spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 1, GlobalBatchSize = 60, Workers = 3 },
+            });
+            Assert.Equal(JobStatus.Pending, (await new Jobs.JobsClient(toA).GetAsync(new GetJobRequest { Id = other.Id })).Status);
+        }
+        Assert.Equal(5, (await new Jobs.JobsClient(toB).ListAsync(new ListJobsRequest())).Jobs.Count);
+        Assert.Equal(submitted.Id, (await new Jobs.JobsClient(toB).GetAsync(new GetJobRequest { Id = submitted.Id })).Id);
+
+        // A coordinator whose certificate the same CA signed, but for a worker: the others refuse its silo, so it never joins.
+        using var rogue = Coordinator(ports[2], "worker");
+        int code = rogue.ExitsWithin(TimeSpan.FromSeconds(120));
+        Assert.NotEqual(0, code);
+        Assert.DoesNotContain("coordinator listening", rogue.Output);
+        // TLS refused every connection of its silo, and the cluster declared it dead: Orleans ends such a silo (exit 134).
+        Assert.Contains("Authentication failed", rogue.Output);
+        Assert.False(a.HasExited || b.HasExited, a.Output + b.Output);
+        Assert.Equal(5, (await new Jobs.JobsClient(toA).ListAsync(new ListJobsRequest())).Jobs.Count);
+    }
 }
