@@ -31,8 +31,10 @@ public static class AllreduceBench
         };
         warmUp.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--max-warmup-seconds must be 0 or more"); });
         var json = CommonOptions.Json();
-        var command = new Command("allreduce", "Ring allreduce bandwidth across N processes on loopback") { workers, size, iterations, streams, warmUp, json };
-        command.SetAction(p => Run(p.GetValue(workers), p.GetValue(size), p.GetValue(iterations), p.GetValue(streams), p.GetValue(warmUp), p.GetValue(json)));
+        var tls = new Option<bool>("--tls") { Description = "Mutual TLS on every link, with certificates from a throwaway development CA" };
+        var command = new Command("allreduce", "Ring allreduce bandwidth across N processes on loopback") { workers, size, iterations, streams, warmUp, tls, json };
+        command.SetAction(p => Run(p.GetValue(workers), p.GetValue(size), p.GetValue(iterations), p.GetValue(streams), p.GetValue(warmUp), p.GetValue(tls),
+            p.GetValue(json)));
         return command;
     }
 
@@ -45,45 +47,58 @@ public static class AllreduceBench
         var iterations = new Option<int>("--iterations") { Required = true };
         var streams = new Option<int>("--streams") { Required = true };
         var warmUp = new Option<int>("--max-warmup-seconds") { Required = true };
-        var command = new Command("allreduce-rank", "One rank of bench allreduce (started by it)") { rank, peers, size, iterations, streams, warmUp };
+        var certs = new Option<string?>("--certs");
+        var command = new Command("allreduce-rank", "One rank of bench allreduce (started by it)") { rank, peers, size, iterations, streams, warmUp, certs };
         command.Hidden = true;
         command.SetAction((p, ct) => RankAsync(p.GetValue(rank), p.GetValue(peers)!.Split(','), p.GetValue(size), p.GetValue(iterations), p.GetValue(streams),
-            TimeSpan.FromSeconds(p.GetValue(warmUp)), ct));
+            TimeSpan.FromSeconds(p.GetValue(warmUp)), p.GetValue(certs), ct));
         return command;
     }
 
-    private static int Run(int n, int sizeMb, int iterations, int streams, int maxWarmUpSeconds, bool json)
+    private static int Run(int n, int sizeMb, int iterations, int streams, int maxWarmUpSeconds, bool tls, bool json)
     {
         using var cluster = new LocalCluster();
         var ports = Enumerable.Range(0, n).Select(_ => LocalCluster.FreePort()).ToArray();
-        string peers = string.Join(',', ports.Select(port => $"http://127.0.0.1:{port}"));
-        var ranks = Enumerable.Range(0, n).Select(r => cluster.Start($"rank-{r}", true, "bench", "allreduce-rank", "--rank", r.ToString(),
+        string peers = string.Join(',', ports.Select(port => $"{(tls ? "https" : "http")}://127.0.0.1:{port}"));
+        string[] certs = [];
+        if (tls)
+        {
+            string folder = Path.Combine(cluster.LogDirectory, "certs");
+            DevelopmentCertificates.CreateCa(folder, 1);
+            DevelopmentCertificates.Issue(folder, "rank", ["127.0.0.1"], 1);
+            certs = ["--certs", folder];
+        }
+        // Every link carries the run's token (LocalCluster hands it to the ranks) and a ring secret, as a job's do.
+        var ranks = Enumerable.Range(0, n).Select(r => cluster.Start($"rank-{r}", true, ["bench", "allreduce-rank", "--rank", r.ToString(),
             "--peers", peers, "--size-mb", sizeMb.ToString(), "--iterations", iterations.ToString(), "--streams", streams.ToString(),
-            "--max-warmup-seconds", maxWarmUpSeconds.ToString())).ToArray();
+            "--max-warmup-seconds", maxWarmUpSeconds.ToString(), .. certs])).ToArray();
         var seconds = cluster.Collect(ranks, TimeSpan.FromMinutes(10));
         long bytes = (long)sizeMb << 20;
         double time = seconds.Max(), algbw = bytes / time / 1e9, busbw = algbw * 2 * (n - 1) / n;
-        Console.Out.WriteLine($"allreduce workers={n} bytes={bytes} seconds={time:F4} algbw={algbw:F3} GB/s busbw={busbw:F3} GB/s");
+        Console.Out.WriteLine($"allreduce workers={n} bytes={bytes} seconds={time:F4} algbw={algbw:F3} GB/s busbw={busbw:F3} GB/s{(tls ? " (mutual TLS)" : "")}");
         if (json)
             JsonLine.Write(new JsonObject
             {
                 ["workers"] = n, ["bytes"] = bytes, ["seconds"] = Math.Round(time, 5),
-                ["algbw_gbps"] = Math.Round(algbw, 4), ["busbw_gbps"] = Math.Round(busbw, 4),
+                ["algbw_gbps"] = Math.Round(algbw, 4), ["busbw_gbps"] = Math.Round(busbw, 4), ["tls"] = tls,
             });
         return 0;
     }
 
-    private static async Task<int> RankAsync(int rank, string[] peers, int sizeMb, int iterations, int streams, TimeSpan maxWarmUp,
+    private static async Task<int> RankAsync(int rank, string[] peers, int sizeMb, int iterations, int streams, TimeSpan maxWarmUp, string? certs,
         CancellationToken ct)
     {
         int n = peers.Length;
         var outbox = new RingOutbox();
         var port = new Uri(peers[rank]).Port;
-        var (host, _) = await CollectiveHost.StartAsync("127.0.0.1", port, outbox, ct);
+        var security = new Protos.Security.ClusterSecurity(Protos.Security.ClusterToken.Read(null), certs is null ? null
+            : new Protos.Security.TlsSettings(Path.Combine(certs, "rank.pem"), Path.Combine(certs, "rank.key"), Path.Combine(certs, DevelopmentCertificates.CaCert), mutual: true));
+        var (host, _) = await CollectiveHost.StartAsync("127.0.0.1", port, outbox, ct, security);
         await using var _ = host;
         Console.Out.WriteLine("ready");
         if (await Console.In.ReadLineAsync(ct) != "go") return 1;
-        await using var transport = GrpcRingTransport.Connect(rank, n, 1, peers[RingPlan.Mod(rank - 1, n)], outbox, streams);
+        // The run's token doubles as the ring secret: every rank has it, as every member of a generation has that generation's.
+        await using var transport = GrpcRingTransport.Connect(rank, n, 1, peers[RingPlan.Mod(rank - 1, n)], outbox, streams, security.Token ?? "", security);
         var ring = new RingAllreduce(transport);
         var buffer = new float[((long)sizeMb << 20) / sizeof(float)];
         // The first allreduce checks the result: rank r contributes r + 1 everywhere.
