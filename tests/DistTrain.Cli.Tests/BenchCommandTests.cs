@@ -49,14 +49,17 @@ public class BenchCommandTests
 public class AllreduceProcessTests
 {
     [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void Bench_allreduce_runs_a_correct_ring_across_processes(int workers)
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(3, true)]
+    public void Bench_allreduce_runs_a_correct_ring_across_processes(int workers, bool tls)
     {
-        var r = CliProcess.Run(["bench", "allreduce", "--workers", workers.ToString(), "--size-mb", "3", "--iterations", "1", "--max-warmup-seconds", "0", "--json"], timeoutSeconds: 120);
+        string[] args = ["bench", "allreduce", "--workers", workers.ToString(), "--size-mb", "3", "--iterations", "1", "--max-warmup-seconds", "0", "--json"];
+        var r = CliProcess.Run(tls ? [.. args, "--tls"] : args, timeoutSeconds: 120);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         using var j = System.Text.Json.JsonDocument.Parse(r.LastLine);
         Assert.Equal(workers, j.RootElement.GetProperty("workers").GetInt32());
+        Assert.Equal(tls, j.RootElement.GetProperty("tls").GetBoolean());
         Assert.Equal(3L << 20, j.RootElement.GetProperty("bytes").GetInt64());
         double algbw = j.RootElement.GetProperty("algbw_gbps").GetDouble(), busbw = j.RootElement.GetProperty("busbw_gbps").GetDouble();
         // Both figures are printed rounded to 4 decimals, so the relation holds to within those two roundings.
