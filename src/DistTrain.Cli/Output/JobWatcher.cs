@@ -75,13 +75,15 @@ public static class JobWatcher
         var final = job.History[^1];
         double trainSeconds = job.History.Sum(e => e.Seconds);
         double rate = job.History.Sum(e => e.SamplesPerSecond * e.Seconds) / Math.Max(trainSeconds, 1e-9);
-        Console.Out.WriteLine($"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s");
+        Console.Out.WriteLine($"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s"
+            + (job.SkippedSteps > 0 ? $"  ({job.SkippedSteps} step{(job.SkippedSteps == 1 ? "" : "s")} skipped: NaN or Inf gradient)" : ""));
         if (json)
         {
             var result = JsonLine.TrainResult(job.Spec.Dataset, job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model, job.Spec.Epochs,
                 job.TrainSamples, job.TestSamples, final.TestAccuracy, final.TestLoss, rate, seconds);
             result["workers"] = job.Workers.Count;
             result["job"] = job.Id;
+            result["skipped_steps"] = job.SkippedSteps;
             if (metricsUrls is not null) result["metrics_urls"] = new System.Text.Json.Nodes.JsonArray([.. metricsUrls.Select(u => (System.Text.Json.Nodes.JsonNode?)u)]);
             JsonLine.Write(result);
         }
