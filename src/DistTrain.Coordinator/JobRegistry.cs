@@ -99,7 +99,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         string? presentedSecret, bool requireHttps = false)
     {
         if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out var advertised) || advertised.Scheme is not ("http" or "https"))
-            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute http:// or https:// URL such as http://10.0.0.5:7000");
+            throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL (http:// or https://) such as http://10.0.0.5:7000");
         if (requireHttps && advertised.Scheme != "https")
             throw new ArgumentException($"advertised address '{advertisedAddress}': this cluster serves TLS, so peers must reach the worker at an https:// URL");
         if (string.IsNullOrEmpty(workerId)) workerId = await Index.NewWorker();
