@@ -234,7 +234,7 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
         var (code, detail) = await c.Send(cluster);
         string line = $"{name}\t{code}\t{detail}";
         output.WriteLine(line);
-        lock (ByName) File.AppendAllText(Path.Combine(AppContext.BaseDirectory, "hostile-rpc-cases.tsv"), line + "\n");
+        lock (ByName) File.AppendAllText(SecureCluster.Record, line + "\n");
         Assert.True(c.Expected.Contains(code), $"{name}: expected {string.Join(" or ", c.Expected)}, got {code} {detail}");
         if (c.Says is not null) Assert.Contains(c.Says, detail, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("   at ", detail); // a message, never a stack trace

@@ -14,8 +14,12 @@ public sealed class SecureCluster : IDisposable
     public const string Token = "suite-token-2f1c9a7e5b3d4c6a";
     private readonly string _dir = Directory.CreateTempSubdirectory("dt-secure-").FullName;
 
+    /// <summary>Where the suite records each case's status and message, one run's worth.</summary>
+    public static readonly string Record = Path.Combine(AppContext.BaseDirectory, "hostile-rpc-cases.tsv");
+
     public SecureCluster()
     {
+        File.Delete(Record);
         SyntheticDigits.Write(_dir);
         Env = new() { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache"), [ClusterToken.Variable] = Token };
         int port = BackgroundProcess.FreePort();
