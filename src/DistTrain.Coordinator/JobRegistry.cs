@@ -251,8 +251,10 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         CheckBelongs(worker, job);
         if (job.IsFinal) return false;
         // A worker the job went on without (dropped from its worker set) no longer speaks for it: a report it was still
-        // retrying, or its error, changes nothing.
-        if (!IsMember(worker, job)) return false;
+        // retrying, or its error, changes nothing. Refused, not answered "stop": a stop it passed on to a ring that is
+        // still training would end that ring's members' work for a job that goes on (it learns it is out from its long poll).
+        if (!IsMember(worker, job))
+            throw new UnauthorizedAccessException($"{report.WorkerId} is no longer a member of {report.JobId}; its report changes nothing");
         int rank = job.WorkerIds.IndexOf(report.WorkerId);
         try
         {

@@ -15,6 +15,10 @@ public static class SiloSecurity
     /// <summary>Throws unless the silo port is safe to open: on loopback, with --mtls, or under --insecure (warned).</summary>
     public static void Check(SiloEndpoint endpoint, ClusterSecurity security, Action<string> warn)
     {
+        // The silos accept each other by subject: a certificate without one (say, cert-manager's without commonName)
+        // would accept any other subject-less certificate from the CA, a worker's included.
+        if (security.Tls is { Mutual: true, Certificate: { } own } && string.IsNullOrEmpty(own.Subject))
+            throw new ArgumentException("--mtls between coordinators needs a certificate with a subject (CN=...), which coordinators' certificates alone carry");
         if (security.Tls is { Mutual: true, Certificate: not null } || IPAddress.IsLoopback(endpoint.Address) && !endpoint.AnyAddress) return;
         string what = $"the coordinators' Orleans traffic on silo port {endpoint.SiloPort} (at {endpoint.Address}) is not covered by the cluster token";
         if (!security.Insecure)

@@ -1,3 +1,4 @@
+using System.Net;
 using DistTrain.State;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
@@ -53,7 +54,16 @@ public sealed record StateStorageChoice(string Kind, string Target)
         if (Kind is "redis" or "postgres")
         {
             var e = endpoint ?? SiloEndpoint.Loopback();
-            silo.ConfigureEndpoints(e.Address, e.SiloPort, e.GatewayPort, listenOnAnyHostAddress: e.AnyAddress);
+            // Set directly rather than through ConfigureEndpoints, whose wildcard form also listens for a gateway (on a
+            // random port) even when asked for none: no gateway at all, and the silo port on the bind address alone.
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = e.Address;
+                o.SiloPort = e.SiloPort;
+                o.GatewayPort = 0;
+                o.SiloListeningEndpoint = e.AnyAddress ? new IPEndPoint(IPAddress.Any, e.SiloPort) : null;
+                o.GatewayListeningEndpoint = null;
+            });
             if (Kind == "redis") silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(Target));
             else
                 silo.UseAdoNetClustering(o =>

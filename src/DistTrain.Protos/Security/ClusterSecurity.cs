@@ -23,6 +23,9 @@ public sealed record ClusterSecurity(string? Token, TlsSettings? Tls = null, boo
     /// </summary>
     public void CheckBind(IPAddress bind, string what, Action<string> warn)
     {
+        // TLS settings without a certificate are a client's (the CLI); a server given them would serve in cleartext.
+        if (Tls is { CanServe: false })
+            throw new ArgumentException($"the {what} serves TLS only with its own certificate: give --tls-cert and --tls-key (--tls-ca alone is for clients)");
         if (Token is not null || IPAddress.IsLoopback(bind)) return;
         if (!Insecure)
             throw new ArgumentException($"the {what} would listen on {bind} without a cluster token: anyone who reaches it could control it. "
