@@ -106,12 +106,22 @@ public sealed class CheckpointUploader(Checkpoints.CheckpointsClient client, str
         byte[] bytes = snapshot.Serialize();
         using var call = client.Upload(new CallOptions(deadline: DateTime.UtcNow + UploadDeadline, cancellationToken: cancellationToken).WithWaitForReady());
         var header = new CheckpointHeader { WorkerId = workerId, JobId = jobId, Generation = generation(), Final = snapshot.Final };
-        foreach (var chunk in CheckpointTransfer.Chunks(bytes))
+        try
         {
-            if (header is not null) (chunk.Header, header) = (header, null); // the first chunk carries it
-            await call.RequestStream.WriteAsync(chunk, cancellationToken);
+            foreach (var chunk in CheckpointTransfer.Chunks(bytes))
+            {
+                if (header is not null) (chunk.Header, header) = (header, null); // the first chunk carries it
+                await call.RequestStream.WriteAsync(chunk, cancellationToken);
+            }
+            await call.RequestStream.CompleteAsync();
         }
-        await call.RequestStream.CompleteAsync();
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested
+            && e is RpcException or InvalidOperationException or IOException or HttpRequestException)
+        {
+            // The coordinator ended the call before it had every chunk (its cluster re-forming after a coordinator died, a
+            // refusal): the write only sees the stream cut off, as Cancelled or an aborted request. Its reason, which
+            // decides whether to try again, is the call's status, read below.
+        }
         var stored = await call.ResponseAsync;
         var took = Stopwatch.GetElapsedTime(started);
         DistTrainMetrics.CheckpointUpload.Record(took.TotalSeconds, DistTrainMetrics.Job(jobId));
