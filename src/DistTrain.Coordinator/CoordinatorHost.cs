@@ -60,7 +60,8 @@ public static class CoordinatorHost
             o.MaxReceiveMessageSize = 64 * 1024;
             o.MaxSendMessageSize = 4 << 20;
         })
-            // A spec (a model's JSON included) and a job list with every job's history.
+            // A spec (a model's JSON included; above SpecLimits.MaxSpecChars, so that a spec too long is told so by name)
+            // and a job list with every job's history.
             .AddServiceOptions<JobsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (2 << 20, 64 << 20))
             // Progress reports and assignments are small; a worker list grows with the workers.
             .AddServiceOptions<WorkersService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (256 * 1024, 16 << 20))
@@ -79,7 +80,6 @@ public static class CoordinatorHost
             l.Protocols = HttpProtocols.Http2;
             if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
         }));
-        // Jobs' receive cap is above the spec's own limit (SpecLimits.MaxSpecChars), so that a spec too long is told so by name.
         var app = builder.Build();
         app.UseClusterToken(security.Token);
         app.MapGrpcService<JobsService>();

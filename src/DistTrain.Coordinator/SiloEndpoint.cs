@@ -5,14 +5,11 @@ namespace DistTrain.Coordinator;
 
 /// <summary>
 /// Where the other coordinators of a cluster reach this one's silo: an address and the silo port, and whether it listens
-/// on every address of the host (bound to a wildcard) or on that one alone. No Orleans gateway is opened (gateway port 0):
-/// nothing of DistTrain is an Orleans client, and a gateway would let anyone who reaches it call grains.
+/// on every address of the host (bound to a wildcard) or on that one alone. There is no gateway port: nothing of
+/// DistTrain is an Orleans client, and a gateway would let anyone who reaches it call grains (StateStorageChoice opens none).
 /// </summary>
 public sealed record SiloEndpoint(IPAddress Address, int SiloPort, bool AnyAddress = false)
 {
-    /// <summary>No gateway: Orleans opens none for port 0.</summary>
-    public int GatewayPort => 0;
-
     /// <summary>A free loopback port: every coordinator of the cluster on this machine.</summary>
     public static SiloEndpoint Loopback() => new(IPAddress.Loopback, LoopbackPort.Free());
 
