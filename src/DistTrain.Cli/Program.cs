@@ -19,5 +19,6 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     CheckpointCommands.List(),
     CheckpointCommands.Export(),
     CertsCommand.Create(),
+    HealthCommand.Create(),
 };
 return CliRunner.Invoke(root, args);

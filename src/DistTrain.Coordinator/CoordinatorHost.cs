@@ -9,6 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using DistTrain.State;
+using Orleans.Runtime;
+using DistTrain.Protos.Health;
 using DistTrain.Protos.Security;
 
 namespace DistTrain.Coordinator;
@@ -53,6 +55,7 @@ public static class CoordinatorHost
             if (clustered) SiloSecurity.Apply(silo, security);
         });
         builder.Services.AddHostedService<SchedulerKeeper>();
+        builder.Services.AddGrpcHealth(Readiness);
         // Message caps per service, each what its calls need: a stranger's oversized message is refused
         // (RESOURCE_EXHAUSTED) before it is buffered, and no reply grows without bound.
         builder.Services.AddGrpc(o =>
@@ -86,7 +89,22 @@ public static class CoordinatorHost
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();
         app.MapGrpcService<CheckpointsService>();
+        app.MapGrpcHealth();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         return (app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+    }
+
+    // Ready once the host has started (the silo has joined its cluster and Kestrel listens) and while the local silo is
+    // an active member: a coordinator whose silo was voted dead, or that is shutting down, takes no more calls.
+    private static Func<string?> Readiness(IServiceProvider services)
+    {
+        var lifetime = services.GetRequiredService<IHostApplicationLifetime>();
+        var membership = services.GetRequiredService<IClusterMembershipService>();
+        var silo = services.GetRequiredService<ILocalSiloDetails>().SiloAddress;
+        return () =>
+            !lifetime.ApplicationStarted.IsCancellationRequested ? "the coordinator is starting"
+            : lifetime.ApplicationStopping.IsCancellationRequested ? "the coordinator is stopping"
+            : membership.CurrentSnapshot.GetSiloStatus(silo) is var status && status != SiloStatus.Active ? $"its silo is {status}, not active"
+            : null;
     }
 }

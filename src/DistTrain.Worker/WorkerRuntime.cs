@@ -41,7 +41,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         using var identity = WorkerIdentity.Acquire(DataCache.Root);
         string id = identity.Id;
         var outbox = new RingOutbox(options.CollectiveTimeout);
-        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken, options.Security, log);
+        var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken, options.Security, log,
+            notReady: () => _secret is null ? $"not registered with {options.Coordinator} yet" : null);
         await using var ringHost = host;
         _advertise = options.Advertise ?? AdvertisedAddress.For(bound);
         using var channel = CoordinatorChannel.Create(options.Coordinator, retry: true, options.Security, () => _secret);

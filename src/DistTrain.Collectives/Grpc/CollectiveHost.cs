@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using DistTrain.Protos.Health;
 using DistTrain.Protos.Security;
 
 namespace DistTrain.Collectives.Grpc;
@@ -27,10 +28,12 @@ public static class CollectiveHost
     /// <summary>
     /// Starts serving; returns the app and the address it is bound to (with the real port when 0 was asked).
     /// <paramref name="security"/>: the cluster token every Link call must carry, and TLS; beyond loopback a token (or
-    /// its explicit absence, --insecure) is required.
+    /// its explicit absence, --insecure) is required. <paramref name="notReady"/> says why the worker is not ready for
+    /// the health service's readiness (null: ready; default: always ready).
     /// </summary>
     public static async Task<(WebApplication App, string BoundAddress)> StartAsync(string bindAddress, int port, RingOutbox outbox,
-        CancellationToken cancellationToken = default, Protos.Security.ClusterSecurity? security = null, Action<string>? log = null)
+        CancellationToken cancellationToken = default, Protos.Security.ClusterSecurity? security = null, Action<string>? log = null,
+        Func<string?>? notReady = null)
     {
         if (!IPAddress.TryParse(bindAddress, out var ip))
             throw new ArgumentException($"bind address '{bindAddress}' is not an IP address");
@@ -49,6 +52,7 @@ public static class CollectiveHost
             o.MaxSendMessageSize = MaxFrameBytes;
         });
         builder.Services.AddSingleton(outbox);
+        builder.Services.AddGrpcHealth(_ => notReady ?? (() => null));
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -66,6 +70,7 @@ public static class CollectiveHost
         var app = builder.Build();
         app.UseClusterToken(security.Token);
         app.MapGrpcService<CollectiveService>();
+        app.MapGrpcHealth();
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return (app, bound);
