@@ -14,7 +14,7 @@ public sealed class MetricsEndpoint : IAsyncDisposable
     public static async Task<MetricsEndpoint> StartAsync(string bind, int? port, string role, CancellationToken cancellationToken)
     {
         if (port is not { } p) return new MetricsEndpoint(null);
-        var (app, url) = await MetricsHost.StartAsync(bind, p, cancellationToken);
+        var (app, url) = await MetricsHost.StartAsync(bind, p, role, cancellationToken);
         Terminal.Info($"{role} metrics at {url}");
         return new MetricsEndpoint(app);
     }

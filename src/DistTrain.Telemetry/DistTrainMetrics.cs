@@ -6,11 +6,15 @@ namespace DistTrain.Telemetry;
 /// <summary>
 /// Every DistTrain metric, on one <see cref="Meter"/> named "DistTrain". Prometheus shows the names with dots as
 /// underscores, the unit appended, and counters ending in _total (disttrain.samples → disttrain_samples_total).
-/// Labels stay low-cardinality: job, rank and split, never a step or a sample.
+/// Labels stay low-cardinality: job_id, rank and split, never a step or a sample. The job's label is job_id, not job:
+/// Prometheus gives every scraped series a job label of its own (the scrape job's name), and would rename ours to
+/// exported_job, so that dashboards grouping by job saw one job where several ran.
 /// <list type="bullet">
-/// <item>Workers: samples, step duration, allreduce duration, allreduce bytes (labels job, rank).</item>
-/// <item>Coordinator: loss and accuracy (job, split = train|test), epoch, world size (job), worker failures (job).</item>
+/// <item>Workers: samples, step duration, allreduce duration, allreduce bytes (labels job_id, rank).</item>
+/// <item>Coordinator: loss and accuracy (job_id, split = train|test), epoch, world size (job_id), worker failures (job_id).</item>
 /// </list>
+/// Units follow UCUM as OpenTelemetry asks: "s", "By", and annotations in braces ("{sample}"), which the Prometheus
+/// exporter leaves out of the name.
 /// </summary>
 public static class DistTrainMetrics
 {
@@ -21,7 +25,7 @@ public static class DistTrainMetrics
     // Step times on these models run from about a millisecond (an MLP step) to a few seconds (a large LSTM batch).
     private static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 
-    public static readonly Counter<long> Samples = Meter.CreateCounter<long>("disttrain.samples", description: "Training samples processed by a rank");
+    public static readonly Counter<long> Samples = Meter.CreateCounter<long>("disttrain.samples", unit: "{sample}", description: "Training samples processed by a rank");
 
     public static readonly Histogram<double> StepDuration = Meter.CreateHistogram("disttrain.step.duration", unit: "s",
         description: "Wall time of one training step on a rank (forward, backward, allreduce, optimizer)",
@@ -31,7 +35,7 @@ public static class DistTrainMetrics
         description: "Time a step spent in gradient allreduces (overlapping backward)",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
 
-    public static readonly Counter<long> AllreduceBytes = Meter.CreateCounter<long>("disttrain.allreduce.bytes",
+    public static readonly Counter<long> AllreduceBytes = Meter.CreateCounter<long>("disttrain.allreduce.bytes", unit: "By",
         description: "Bytes a rank sent in gradient allreduces (2(N-1)/N of each buffer), so bytes/seconds is bus bandwidth");
 
     public static readonly Gauge<double> Loss = Meter.CreateGauge<double>("disttrain.loss", description: "Latest loss of a job, by split");
@@ -65,9 +69,12 @@ public static class DistTrainMetrics
         description: "Time to write a checkpoint's file and upload it to the coordinator, in the background of training",
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
 
-    public static TagList JobRank(string job, int rank) => new() { { "job", job }, { "rank", rank } };
+    /// <summary>The label that names a job.</summary>
+    public const string JobLabel = "job_id";
 
-    public static TagList JobSplit(string job, string split) => new() { { "job", job }, { "split", split } };
+    public static TagList JobRank(string job, int rank) => new() { { JobLabel, job }, { "rank", rank } };
 
-    public static TagList Job(string job) => new() { { "job", job } };
+    public static TagList JobSplit(string job, string split) => new() { { JobLabel, job }, { "split", split } };
+
+    public static TagList Job(string job) => new() { { JobLabel, job } };
 }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace DistTrain.Telemetry;
 
@@ -15,8 +16,11 @@ namespace DistTrain.Telemetry;
 /// </summary>
 public static class MetricsHost
 {
-    /// <summary>Starts the endpoint; returns it and its /metrics URL (with the real port when 0 was asked).</summary>
-    public static async Task<(WebApplication App, string Url)> StartAsync(string bindAddress, int port, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts the endpoint; returns it and its /metrics URL (with the real port when 0 was asked). <paramref name="role"/>
+    /// ("coordinator", "worker") becomes the resource's service.name, "disttrain-ROLE", shown in target_info.
+    /// </summary>
+    public static async Task<(WebApplication App, string Url)> StartAsync(string bindAddress, int port, string role, CancellationToken cancellationToken = default)
     {
         if (!IPAddress.TryParse(bindAddress, out var ip)) throw new ArgumentException($"metrics bind address '{bindAddress}' is not an IP address");
         var builder = WebApplication.CreateSlimBuilder();
@@ -26,7 +30,10 @@ public static class MetricsHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
-        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService($"disttrain-{role}", serviceNamespace: "disttrain",
+                serviceVersion: typeof(MetricsHost).Assembly.GetName().Version?.ToString(3)))
+            .WithMetrics(m => m
             .AddMeter(DistTrainMetrics.MeterName)
             .AddRuntimeInstrumentation()
             .AddPrometheusExporter());

@@ -6,8 +6,10 @@ namespace DistTrain.Cli.Tests;
 
 /// <summary>
 /// A real Prometheus server (Debian's package, which .ci/run installs) with deploy/prometheus/prometheus.yml, scraping
-/// a real `disttrain local --metrics-port 9464` run: every rank's throughput is positive and every query of the
-/// Grafana dashboard returns data. The run is then cancelled, which must stop its workers cleanly.
+/// a real `disttrain local --metrics-port 9464` run, and a second job submitted beside it to a worker of its own:
+/// every rank's throughput is positive, each job is its own series under its own job_id (Prometheus' own job label
+/// untouched), and every query of the Grafana dashboard returns data. The runs are then cancelled, which must stop
+/// their workers cleanly.
 /// </summary>
 public class PrometheusTests : IDisposable
 {
@@ -26,7 +28,7 @@ public class PrometheusTests : IDisposable
     }
 
     [Fact]
-    public async Task Prometheus_sees_every_rank_and_every_dashboard_query_then_a_cancel_stops_the_run()
+    public async Task Prometheus_sees_every_rank_of_two_concurrent_jobs_and_every_dashboard_query_then_a_cancel_stops_the_run()
     {
         string prometheus = BackgroundProcess.Program("prometheus", ".ci/run installs Debian's prometheus package");
         string root = BackgroundProcess.RepositoryRoot();
@@ -45,27 +47,50 @@ public class PrometheusTests : IDisposable
             @"--token-file (\S+)").Groups[1].Value; // the run's own token
         run.WaitForLine(l => l.StartsWith("metrics: coordinator http://127.0.0.1:9464/metrics", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
 
+        // A second job at the same time, on a third worker (its metrics on 9467, which the configuration scrapes too).
+        using var worker = BackgroundProcess.Disttrain(["worker", "--coordinator", coordinator, "--token-file", tokenFile, "--bind", "127.0.0.1",
+            "--metrics-port", "9467", "--metrics-bind", "127.0.0.1", "--once"], env);
+        using var second = BackgroundProcess.Disttrain(["submit", "--coordinator", coordinator, "--token-file", tokenFile, "--workers", "1",
+            "--dataset", "mnist", "--model", "mnist-mlp", "--epochs", "500", "--batch-size", "32"], env);
+
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{webPort}") };
         var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "deploy/grafana/dashboards/disttrain.json")));
         var queries = dashboard.RootElement.GetProperty("panels").EnumerateArray()
-            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!)).ToList();
+            .SelectMany(p => p.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("expr").GetString()!))
+            .Select(q => q.Replace("$job_id", ".*").Replace("$rank", ".*")).ToList(); // the variables' "All"
         Assert.True(queries.Count >= 10, "the dashboard lost its panels");
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(150);
         List<string> missing = [];
         Dictionary<string, double> rates = [];
+        List<Sample> epochs = [];
         while (DateTime.UtcNow < deadline)
         {
             Assert.False(run.HasExited, $"the run ended before Prometheus saw everything:\n{run.Output}");
-            rates = (await QueryAsync(http, "rate(disttrain_samples_total[30s])")).ToDictionary(r => r.Labels.GetValueOrDefault("rank", "?"), r => r.Value);
+            Assert.False(second.HasExited, $"the second job ended before Prometheus saw everything:\n{second.Output}\n{worker.Output}");
+            rates = (await QueryAsync(http, "rate(disttrain_samples_total[30s])"))
+                .ToDictionary(r => $"{r.Labels.GetValueOrDefault("job_id", "?")} rank {r.Labels.GetValueOrDefault("rank", "?")}", r => r.Value);
+            epochs = await QueryAsync(http, "disttrain_epoch");
             missing = [];
             foreach (var q in queries)
                 if ((await QueryAsync(http, q)).Count == 0) missing.Add(q);
-            if (missing.Count == 0 && rates.Count == 2 && rates.Values.All(v => v > 0)) break;
+            if (missing.Count == 0 && rates.Count == 3 && rates.Values.All(v => v > 0) && epochs.Count == 2) break;
             await Task.Delay(2000);
         }
-        Assert.True(rates.Count == 2 && rates.Values.All(v => v > 0), $"samples rate per rank: {string.Join(", ", rates)}");
+        Assert.True(rates.Count == 3 && rates.Values.All(v => v > 0), $"samples rate per job and rank: {string.Join(", ", rates)}");
+        Assert.Equal(["job-1 rank 0", "job-1 rank 1", "job-2 rank 0"], rates.Keys.Order());
+        // Two jobs, two series, each under its own id; Prometheus' job label is still its scrape job's, never renamed away.
+        Assert.Equal(["job-1", "job-2"], epochs.Select(e => e.Labels.GetValueOrDefault("job_id", "?")).Order());
+        Assert.All(epochs, e => Assert.Equal("disttrain-local", e.Labels["job"]));
+        Assert.DoesNotContain(epochs, e => e.Labels.ContainsKey("exported_job"));
         Assert.True(missing.Count == 0, "dashboard queries without data: " + string.Join(" | ", missing));
+        var throughput = await QueryAsync(http, "sum by (job_id) (rate(disttrain_samples_total[30s]))");
+        Assert.Equal(2, throughput.Count);
+
+        var cancelSecond = CliProcess.Run(["cancel", "job-2", "--coordinator", coordinator, "--token-file", tokenFile], timeoutSeconds: 60);
+        Assert.True(cancelSecond.ExitCode == 0, cancelSecond.Stderr);
+        second.WaitForExit(TimeSpan.FromSeconds(60));
+        worker.WaitForExit(TimeSpan.FromSeconds(60));
 
         // Cancel through the CLI: every rank stops after the same step, and `local` reports the cancellation and ends its processes.
         var cancel = CliProcess.Run(["cancel", "job-1", "--coordinator", coordinator, "--token-file", tokenFile], timeoutSeconds: 60);
