@@ -48,10 +48,12 @@ public static class AllreduceBench
         var streams = new Option<int>("--streams") { Required = true };
         var warmUp = new Option<int>("--max-warmup-seconds") { Required = true };
         var certs = new Option<string?>("--certs");
-        var command = new Command("allreduce-rank", "One rank of bench allreduce (started by it)") { rank, peers, size, iterations, streams, warmUp, certs };
+        // tests/cluster/bench.sh starts the ranks itself, one per network namespace, each listening on its host's address.
+        var bind = new Option<string>("--bind") { DefaultValueFactory = _ => "127.0.0.1" };
+        var command = new Command("allreduce-rank", "One rank of bench allreduce (started by it)") { rank, peers, size, iterations, streams, warmUp, certs, bind };
         command.Hidden = true;
         command.SetAction((p, ct) => RankAsync(p.GetValue(rank), p.GetValue(peers)!.Split(','), p.GetValue(size), p.GetValue(iterations), p.GetValue(streams),
-            TimeSpan.FromSeconds(p.GetValue(warmUp)), p.GetValue(certs), ct));
+            TimeSpan.FromSeconds(p.GetValue(warmUp)), p.GetValue(certs), p.GetValue(bind)!, ct));
         return command;
     }
 
@@ -86,14 +88,14 @@ public static class AllreduceBench
     }
 
     private static async Task<int> RankAsync(int rank, string[] peers, int sizeMb, int iterations, int streams, TimeSpan maxWarmUp, string? certs,
-        CancellationToken ct)
+        string bind, CancellationToken ct)
     {
         int n = peers.Length;
         var outbox = new RingOutbox();
         var port = new Uri(peers[rank]).Port;
         var security = new Protos.Security.ClusterSecurity(Protos.Security.ClusterToken.Read(null), certs is null ? null
             : new Protos.Security.TlsSettings(Path.Combine(certs, "rank.pem"), Path.Combine(certs, "rank.key"), Path.Combine(certs, DevelopmentCertificates.CaCert), mutual: true));
-        var (host, _) = await CollectiveHost.StartAsync("127.0.0.1", port, outbox, ct, security);
+        var (host, _) = await CollectiveHost.StartAsync(bind, port, outbox, ct, security);
         await using var _ = host;
         Console.Out.WriteLine("ready");
         if (await Console.In.ReadLineAsync(ct) != "go") return 1;

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Bandwidth where it matters: DistTrain against gloo (PyTorch's CPU backend) on the simulated cluster of lib.sh, the
+# same namespaces and the same shaped links for both. Run from the repository root, as root; prints one line per
+# figure, best of --repeat runs (these machines are noisy).
+#   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3]
+#       ring allreduce bus bandwidth: `disttrain bench allreduce-rank` and gloo all_reduce, one rank per host
+#   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--epochs 1] [--repeat 1]
+#       training throughput: a real DistTrain job through tests/cluster/run.sh (a coordinator host plus one host per
+#       worker; samples/s over the job's epochs, data loading included), and PyTorch DDP steps on synthetic batches
+#       (gloo_peer.py train; the model's global batch, 1 thread per rank, as ../shared/peers/ddp_bench.py measures)
+# The first use installs Debian's python3-torch (apt), as ../shared/peers/run.sh does.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/cluster/lib.sh
+
+mode=${1:-}; shift || true
+profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn epochs=1
+[ "$mode" = train ] && { profiles="1gbit 10gbit"; workers="1 2 4"; repeat=1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profiles=$2; shift 2 ;;
+    --workers) workers=$2; shift 2 ;;
+    --size-mb) size=$2; shift 2 ;;
+    --iterations) iterations=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --model) model=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
+    *) die "unknown argument '$1' (see the top of $0)" ;;
+  esac
+done
+DLL=$(disttrain_dll)
+dpkg -s python3-torch >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-torch >/dev/null; }
+peer="$PWD/tests/cluster/gloo_peer.py"
+best() { sort -g | tail -n 1; }
+
+# One DistTrain allreduce measurement on a fresh cluster of N hosts; prints the collective's seconds (slowest rank).
+disttrain_allreduce() { ( # a subshell: its own cluster, torn down on its exit
+  local n=$1 r peers="" token fds=()
+  cluster_up "$n" "$profile" 2>/dev/null
+  for ((r = 0; r < n; r++)); do peers+="${peers:+,}http://$(host_ip "$r"):7000"; done
+  token=$(head -c 32 /dev/urandom | base64 | tr -d '\n=')
+  for ((r = 0; r < n; r++)); do
+    mkfifo "$CLUSTER_DIR/go-$r"
+    CLUSTER_STDIN="$CLUSTER_DIR/go-$r" on_host "$r" "rank-$r" env DISTTRAIN_TOKEN="$token" dotnet "$DLL" bench allreduce-rank --bind 0.0.0.0 \
+      --rank "$r" --peers "$peers" --size-mb "$size" --iterations "$iterations" --streams 4 --max-warmup-seconds 60
+    exec {fd}>"$CLUSTER_DIR/go-$r"; fds+=("$fd")
+  done
+  # Every rank serves its ring end before any connects to its neighbour, as `bench allreduce` does on loopback.
+  for ((r = 0; r < n; r++)); do
+    for ((t = 0; t < 1200; t++)); do grep -q '^ready' "$CLUSTER_DIR/rank-$r.log" && break; sleep 0.1; done
+    grep -q '^ready' "$CLUSTER_DIR/rank-$r.log" || die "rank $r did not start: $(cat "$CLUSTER_DIR/rank-$r.log")"
+  done
+  for fd in "${fds[@]}"; do echo go >&"$fd"; done
+  for pid in "${CLUSTER_PIDS[@]}"; do timeout 600 tail --pid="$pid" -f /dev/null; done
+  for ((r = 0; r < n; r++)); do sed -n 's/^seconds //p' "$CLUSTER_DIR/rank-$r.log"; done | sort -g | tail -n 1 | grep . \
+    || die "no timing: $(tail -n 3 "$CLUSTER_DIR"/rank-*.log)"
+) }
+
+# One gloo measurement on a fresh cluster of N hosts: gloo_peer.py ARGS with RANK WORLD MASTER inserted; prints rank 0's line.
+gloo_run() { ( # gloo_run N KIND [MODEL] -- REST...
+  local n=$1 kind=$2 r; shift 2
+  local pre=() ; while [ "$1" != -- ]; do pre+=("$1"); shift; done; shift
+  cluster_up "$n" "$profile" 2>/dev/null
+  for ((r = 0; r < n; r++)); do
+    on_host "$r" "gloo-$r" python3 "$peer" "$kind" "${pre[@]}" "$r" "$n" "$(host_ip 0)" "$@"
+  done
+  for pid in "${CLUSTER_PIDS[@]}"; do timeout 900 tail --pid="$pid" -f /dev/null; done
+  grep -h "^gloo\|^ddp-gloo" "$CLUSTER_DIR/gloo-0.log" || die "gloo failed: $(tail -n 5 "$CLUSTER_DIR/gloo-0.log")"
+) }
+
+echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no AVX-512'); $(date -u +%F)"
+case "$mode" in
+  allreduce)
+    for profile in $profiles; do
+      for n in $workers; do
+        seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n"; done | sort -g | head -n 1)
+        awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" 'BEGIN { a = mb * 1048576 / s / 1e9;
+          printf "disttrain allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
+        for ((k = 0; k < repeat; k++)); do gloo_run "$n" allreduce -- "$size" "$iterations"; done \
+          | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^busbw=/) { v = substr($i, 7) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
+          | sed "s/^gloo allreduce /gloo allreduce profile=$profile /"
+      done
+    done ;;
+  train)
+    case "$model" in mnist-cnn) gbatch=128 steps=30 ;; imdb-lstm) gbatch=32 steps=6 ;; *) die "--model: mnist-cnn or imdb-lstm" ;; esac
+    dataset=${model%%-*}
+    for profile in $profiles; do
+      for n in $workers; do
+        rate=$(for ((k = 0; k < repeat; k++)); do
+          bash tests/cluster/run.sh --hosts $((n + 1)) --profile "$profile" --model "$model" --dataset "$dataset" --epochs "$epochs" --no-restart --json 2>/dev/null \
+            | tail -n 1 | sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p'
+        done | best)
+        echo "disttrain train model=$model profile=$profile world=$n global_batch=$gbatch epochs=$epochs samples/s=${rate:-failed}"
+        for ((k = 0; k < repeat; k++)); do gloo_run "$n" train "$model" -- "$gbatch" "$steps"; done \
+          | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^samples\/s=/) { v = substr($i, 11) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
+          | sed "s/^ddp-gloo train /ddp-gloo train profile=$profile /"
+      done
+    done ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac
