@@ -82,7 +82,7 @@ function brokenChecks() {
     const missing = e.expect.filter((x) => !problems.some((p) => p.includes(x)));
     if (problems.length === 0) results.push([file, false, `ACCEPTED by the ${e.check} check, which must reject it`, []]);
     else if (missing.length) results.push([file, false, `rejected, but not for: ${missing.join(' | ')}`, problems]);
-    else results.push([file, true, `rejected by the ${e.check} check as expected, ${problems.length} problems`, problems]);
+    else results.push([file, true, `rejected by the ${e.check} check as expected, ${problems.length} problem${problems.length === 1 ? '' : 's'}`, problems]);
   }
   return results;
 }
