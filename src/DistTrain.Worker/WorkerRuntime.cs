@@ -33,6 +33,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     private string _advertise = "";
     // The secret of this worker's latest registration, which its calls carry; replaced when it registers anew.
     private volatile string? _secret;
+    // When the coordinator last answered this worker (a registration or a heartbeat), in Environment.TickCount64 ms.
+    private long _answeredAt = long.MinValue / 2;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -42,7 +44,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         string id = identity.Id;
         var outbox = new RingOutbox(options.CollectiveTimeout);
         var (host, bound) = await CollectiveHost.StartAsync(options.Bind, options.Port, outbox, cancellationToken, options.Security, log,
-            notReady: () => _secret is null ? $"not registered with {options.Coordinator} yet" : null);
+            notReady: NotReady);
         await using var ringHost = host;
         _advertise = options.Advertise ?? AdvertisedAddress.For(bound);
         using var channel = CoordinatorChannel.Create(options.Coordinator, retry: true, options.Security, () => _secret);
@@ -118,6 +120,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                         new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
                         new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
                     _secret = registered.WorkerSecret;
+                    Answered();
                     return;
                 }
                 catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.Aborted && !cancellationToken.IsCancellationRequested)
@@ -198,6 +201,17 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     /// <summary>How often a worker tells the coordinator it is alive (its WorkerGrain keeps the time).</summary>
     public static readonly TimeSpan HeartbeatInterval = TimeSpan.FromSeconds(2);
 
+    private void Answered() => Interlocked.Exchange(ref _answeredAt, Environment.TickCount64);
+
+    // Ready (the health service's default name) while registered and heard from within three heartbeats: a worker whose
+    // coordinator is gone or has forgotten it is waiting, not ready, until it has registered again.
+    private string? NotReady()
+    {
+        if (_secret is null) return $"not registered with {options.Coordinator} yet";
+        long silent = Environment.TickCount64 - Interlocked.Read(ref _answeredAt);
+        return silent > 3 * HeartbeatInterval.TotalMilliseconds ? $"{options.Coordinator} has not answered for {silent / 1000} s" : null;
+    }
+
     // Beats until stopped, on a fixed cadence: each beat is bounded by the interval, so one slow answer delays no later
     // beat (a 5 s wait after a 2 s pause would leave a 7 s gap, more than the coordinator's 6 s window). A missed beat
     // is logged once, not fatal (the ring's own timeouts catch dead peers, and the coordinator may be restarting).
@@ -212,6 +226,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 await ticks.WaitForNextTickAsync(cancellationToken);
                 await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id },
                     new CallOptions(deadline: DateTime.UtcNow + HeartbeatInterval, cancellationToken: cancellationToken).WithWaitForReady());
+                Answered();
                 warned = false;
             }
             catch (RpcException e) when (CoordinatorChannel.IsUnknownWorker(e))

@@ -1,11 +1,15 @@
 using DistTrain.Protos.Security;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
 
 namespace DistTrain.Cli.Tests;
 
 /// <summary>
 /// The gRPC health service through `disttrain health`, as Docker's HEALTHCHECK and Compose run it, on real processes:
 /// a worker started before its coordinator waits for it, alive but not ready; it becomes ready once registered; and
-/// it outlives its coordinator being killed (SIGKILL) and started again on the same state. Probes carry no token.
+/// it turns not ready when its coordinator is killed (SIGKILL), stays alive, and is ready again once the coordinator
+/// restarts on the same state. Check needs no token; Watch, a stream that never ends, does.
 /// </summary>
 public class HealthTests : IDisposable
 {
@@ -37,9 +41,26 @@ public class HealthTests : IDisposable
             WaitUntilServing(coordinator, first);
             Assert.Equal(0, Health(coordinator, "liveness").ExitCode);
             WaitUntilServing(ring, worker);
+            using (var channel = GrpcChannel.ForAddress(coordinator))
+            {
+                var health = new Health.HealthClient(channel);
+                Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Check(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).Status);
+                var watch = Assert.Throws<RpcException>(() =>
+                {
+                    using var call = health.Watch(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(10));
+                    call.ResponseStream.MoveNext().GetAwaiter().GetResult();
+                });
+                Assert.Equal(StatusCode.Unauthenticated, watch.StatusCode);
+            }
             first.Kill(); // SIGKILL, with the worker waiting for a job
         }
-        Thread.Sleep(3000);
+        // Unheard from for three heartbeats (6 s), the worker is no longer ready; it is alive and waits.
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Health(ring).ExitCode == 0)
+        {
+            Assert.True(DateTime.UtcNow < until, "the worker still reports ready 30 s after its coordinator died");
+            Thread.Sleep(500);
+        }
         Assert.False(worker.HasExited, $"the worker died with its coordinator:\n{worker.Output}");
         Assert.Equal(0, Health(ring, "liveness").ExitCode);
 

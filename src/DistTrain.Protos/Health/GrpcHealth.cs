@@ -11,11 +11,12 @@ namespace DistTrain.Protos.Health;
 /// <list type="bullet">
 /// <item>"" (the default): ready, i.e. worth sending calls to. What that takes is the process's own question, asked on
 /// every Check: a coordinator's silo has joined its cluster, a worker is registered with its coordinator.</item>
-/// <item>"liveness": the process serves at all. A coordinator waiting for its Redis is alive but not ready, and
-/// restarting it would not help.</item>
+/// <item>"liveness": the process serves at all. A worker waiting for its coordinator is alive but not ready, and
+/// restarting it would not help. (A coordinator opens its gRPC port only once its silo has joined the cluster, so
+/// until then it answers nothing; a startup probe must allow for that.)</item>
 /// </list>
-/// The service needs no cluster token (<see cref="Security.TokenCheck"/> lets it through): probes carry none, and it
-/// tells a caller nothing but SERVING or NOT_SERVING.
+/// Check needs no cluster token (<see cref="Security.TokenCheck"/> lets it through): probes carry none, and it tells
+/// a caller nothing but SERVING, NOT_SERVING or, for another name, NOT_FOUND.
 /// </summary>
 public static class GrpcHealth
 {

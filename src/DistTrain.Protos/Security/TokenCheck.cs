@@ -7,7 +7,7 @@ namespace DistTrain.Protos.Security;
 /// The server's check of the cluster token, in front of every gRPC call: as middleware, so that a stranger is refused
 /// before anything of the call is read or parsed (a malformed message from a stranger gets Unauthenticated too), on
 /// every service and method, known or not. The refusal is a gRPC trailers-only response with status UNAUTHENTICATED.
-/// The health service stays open, for probes that carry no token.
+/// The health service's Check stays open, for probes that carry no token; its Watch (a stream that never ends) does not.
 /// </summary>
 public static class TokenCheck
 {
@@ -16,7 +16,7 @@ public static class TokenCheck
         if (token is null) return;
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments("/grpc.health.v1.Health"))
+            if (context.Request.Path.Equals("/grpc.health.v1.Health/Check", StringComparison.Ordinal))
             {
                 await next(context);
                 return;
