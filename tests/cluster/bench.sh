@@ -4,17 +4,18 @@
 # figure, best of --repeat runs (these machines are noisy).
 #   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3]
 #       ring allreduce bus bandwidth: `disttrain bench allreduce-rank` and gloo all_reduce, one rank per host
-#   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--epochs 1] [--repeat 1]
-#       training throughput: a real DistTrain job through tests/cluster/run.sh (a coordinator host plus one host per
-#       worker; samples/s over the job's epochs, data loading included), and PyTorch DDP steps on synthetic batches
-#       (gloo_peer.py train; the model's global batch, 1 thread per rank, as ../shared/peers/ddp_bench.py measures)
-# The first use installs Debian's python3-torch (apt), as ../shared/peers/run.sh does.
+#   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--repeat 1]
+#       training throughput in steady state: a real DistTrain job (a coordinator host plus one host per worker, the
+#       model's default global batch, 1 thread per worker) measured from its workers' disttrain_samples_total counters
+#       over a window after a warm-up, data loading included; and PyTorch DDP steps on synthetic batches of the same
+#       global batch (gloo_peer.py train, 1 thread per rank, as ../shared/peers/ddp_bench.py measures)
+# The first use installs Debian's python3-torch (apt) and runs it with /usr/bin/python3, as ../shared/peers/run.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/cluster/lib.sh
 
 mode=${1:-}; shift || true
-profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn epochs=1
+profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn
 [ "$mode" = train ] && { profiles="1gbit 10gbit"; workers="1 2 4"; repeat=1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,7 +25,6 @@ while [ $# -gt 0 ]; do
     --iterations) iterations=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
-    --epochs) epochs=$2; shift 2 ;;
     *) die "unknown argument '$1' (see the top of $0)" ;;
   esac
 done
@@ -40,10 +40,11 @@ disttrain_allreduce() { ( # a subshell: its own cluster, torn down on its exit
   for ((r = 0; r < n; r++)); do peers+="${peers:+,}http://$(host_ip "$r"):7000"; done
   token=$(head -c 32 /dev/urandom | base64 | tr -d '\n=')
   for ((r = 0; r < n; r++)); do
+    # Held open read-write first (which never blocks on Linux), so that the rank's opening it does not wait for us.
     mkfifo "$CLUSTER_DIR/go-$r"
+    exec {fd}<>"$CLUSTER_DIR/go-$r"; fds+=("$fd")
     CLUSTER_STDIN="$CLUSTER_DIR/go-$r" on_host "$r" "rank-$r" env DISTTRAIN_TOKEN="$token" dotnet "$DLL" bench allreduce-rank --bind 0.0.0.0 \
       --rank "$r" --peers "$peers" --size-mb "$size" --iterations "$iterations" --streams 4 --max-warmup-seconds 60
-    exec {fd}>"$CLUSTER_DIR/go-$r"; fds+=("$fd")
   done
   # Every rank serves its ring end before any connects to its neighbour, as `bench allreduce` does on loopback.
   for ((r = 0; r < n; r++)); do
@@ -51,21 +52,42 @@ disttrain_allreduce() { ( # a subshell: its own cluster, torn down on its exit
     grep -q '^ready' "$CLUSTER_DIR/rank-$r.log" || die "rank $r did not start: $(cat "$CLUSTER_DIR/rank-$r.log")"
   done
   for fd in "${fds[@]}"; do echo go >&"$fd"; done
-  for pid in "${CLUSTER_PIDS[@]}"; do timeout 600 tail --pid="$pid" -f /dev/null; done
+  wait_exit 600 "${CLUSTER_PIDS[@]}"
   for ((r = 0; r < n; r++)); do sed -n 's/^seconds //p' "$CLUSTER_DIR/rank-$r.log"; done | sort -g | tail -n 1 | grep . \
     || die "no timing: $(tail -n 3 "$CLUSTER_DIR"/rank-*.log)"
 ) }
 
-# One gloo measurement on a fresh cluster of N hosts: gloo_peer.py ARGS with RANK WORLD MASTER inserted; prints rank 0's line.
+# One gloo measurement on a fresh cluster of N hosts (GLOO_SOCKET_IFNAME: gloo would otherwise take the address the
+# machine's host name resolves to, which is not on the namespaces' network): gloo_peer.py ARGS with RANK WORLD MASTER inserted; prints rank 0's line.
 gloo_run() { ( # gloo_run N KIND [MODEL] -- REST...
   local n=$1 kind=$2 r; shift 2
   local pre=() ; while [ "$1" != -- ]; do pre+=("$1"); shift; done; shift
   cluster_up "$n" "$profile" 2>/dev/null
   for ((r = 0; r < n; r++)); do
-    on_host "$r" "gloo-$r" python3 "$peer" "$kind" "${pre[@]}" "$r" "$n" "$(host_ip 0)" "$@"
+    on_host "$r" "gloo-$r" env GLOO_SOCKET_IFNAME=eth0 /usr/bin/python3 "$peer" "$kind" "${pre[@]}" "$r" "$n" "$(host_ip 0)" "$@"
   done
-  for pid in "${CLUSTER_PIDS[@]}"; do timeout 900 tail --pid="$pid" -f /dev/null; done
+  wait_exit 900 "${CLUSTER_PIDS[@]}"
   grep -h "^gloo\|^ddp-gloo" "$CLUSTER_DIR/gloo-0.log" || die "gloo failed: $(tail -n 5 "$CLUSTER_DIR/gloo-0.log")"
+) }
+
+# One DistTrain training measurement on a fresh cluster: a coordinator and N workers, a long job, samples/s over a
+# window of WINDOW seconds once every rank has trained for WARM seconds; the job is cancelled after.
+disttrain_train() { ( # disttrain_train N WARM WINDOW
+  local n=$1 warm=$2 window=$3 s0 s1 t0 t1 t
+  cluster_up $((n + 1)) "$profile" 2>/dev/null
+  cluster_token
+  start_workers "$n" 1
+  start_coordinator 1
+  wait_ready "$n"
+  on_host 0 submit dotnet "$DLL" submit --coordinator "$COORDINATOR_URL" --token-file "$CLUSTER_TOKEN" --workers "$n" \
+    --dataset "$dataset" --model "$model" --epochs 1000 --threads 1
+  for ((t = 0; t < 1200; t++)); do [ "$(samples_trained "$n")" -gt 0 ] && break; sleep 0.5; done
+  sleep "$warm"
+  s0=$(samples_trained "$n"); t0=$(date +%s%N)
+  sleep "$window"
+  s1=$(samples_trained "$n"); t1=$(date +%s%N)
+  disttrain_on_host0 cancel job-1 >/dev/null 2>&1 || true
+  awk -v a="$s0" -v b="$s1" -v t0="$t0" -v t1="$t1" 'BEGIN { if (b > a) printf "%.1f\n", (b - a) / ((t1 - t0) / 1e9) }'
 ) }
 
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no AVX-512'); $(date -u +%F)"
@@ -82,15 +104,16 @@ case "$mode" in
       done
     done ;;
   train)
-    case "$model" in mnist-cnn) gbatch=128 steps=30 ;; imdb-lstm) gbatch=32 steps=6 ;; *) die "--model: mnist-cnn or imdb-lstm" ;; esac
+    # Warm-up and window long enough for several steps of the slowest case (imdb-lstm on one thread).
+    case "$model" in mnist-cnn) gbatch=128 steps=30 warm=10 window=20 ;; imdb-lstm) gbatch=32 steps=6 warm=20 window=40 ;;
+      *) die "--model: mnist-cnn or imdb-lstm" ;; esac
     dataset=${model%%-*}
+    export DISTTRAIN_DATA="${DISTTRAIN_DATA:-$HOME/.cache/disttrain}"
+    dotnet "$DLL" data fetch "$dataset" >/dev/null || die "could not fetch $dataset"
     for profile in $profiles; do
       for n in $workers; do
-        rate=$(for ((k = 0; k < repeat; k++)); do
-          bash tests/cluster/run.sh --hosts $((n + 1)) --profile "$profile" --model "$model" --dataset "$dataset" --epochs "$epochs" --no-restart --json 2>/dev/null \
-            | tail -n 1 | sed -n 's/.*"samples_per_second":\([0-9.]*\).*/\1/p'
-        done | best)
-        echo "disttrain train model=$model profile=$profile world=$n global_batch=$gbatch epochs=$epochs samples/s=${rate:-failed}"
+        rate=$(for ((k = 0; k < repeat; k++)); do disttrain_train "$n" "$warm" "$window"; done | best)
+        echo "disttrain train model=$model profile=$profile world=$n global_batch=$gbatch samples/s=${rate:-failed}"
         for ((k = 0; k < repeat; k++)); do gloo_run "$n" train "$model" -- "$gbatch" "$steps"; done \
           | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^samples\/s=/) { v = substr($i, 11) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
           | sed "s/^ddp-gloo train /ddp-gloo train profile=$profile /"

@@ -8,14 +8,16 @@ training steps (Adam, synthetic batches, 1 thread per rank) after three.
   gloo_peer.py train MODEL RANK WORLD MASTER_ADDR GLOBAL_BATCH STEPS     (MODEL: mnist-cnn or imdb-lstm)
 Rank 0 prints one line: time and bus bandwidth, or samples/s.
 """
-import sys, time
+import datetime, sys, time
 import torch, torch.nn as nn, torch.distributed as dist
 
 PORT = 29500
 
 def join(rank, world, master):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://{master}:{PORT}", rank=rank, world_size=world)
+    # Bounded: a rank whose peers never come gives up after two minutes instead of gloo's default half hour.
+    dist.init_process_group("gloo", init_method=f"tcp://{master}:{PORT}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))
 
 def allreduce(rank, world, master, mb, iters):
     join(rank, world, master)

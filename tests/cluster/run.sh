@@ -44,21 +44,8 @@ export DISTTRAIN_DATA="${DISTTRAIN_DATA:-$HOME/.cache/disttrain}"
 dotnet "$DLL" data fetch "$dataset" >/dev/null || die "could not fetch $dataset"
 
 cluster_up "$hosts" "$profile"
-token="$CLUSTER_DIR/cluster.token"
-(umask 077; head -c 32 /dev/urandom | base64 | tr -d '\n=' > "$token")
-coordinator="http://$(host_ip 0):7070"
-start_coordinator() {
-  on_host 0 "coordinator$1" env DISTTRAIN_DATA="$DISTTRAIN_DATA" dotnet "$DLL" coordinator --bind 0.0.0.0 --port 7070 \
-    --state-dir "$CLUSTER_DIR/state" --token-file "$token" --metrics-port 9464
-  COORDINATOR_PID=$LAST_PID
-}
-worker_pids=()
-for ((i = 1; i <= workers; i++)); do
-  mkdir -p "$CLUSTER_DIR/h$i"
-  on_host "$i" "worker-$i" env DISTTRAIN_DATA="$CLUSTER_DIR/h$i/data" dotnet "$DLL" worker --coordinator "$coordinator" \
-    --bind 0.0.0.0 --port 7000 --advertise "http://$(host_ip "$i"):7000" --token-file "$token" --threads "$threads" --metrics-port 9464
-  worker_pids+=("$LAST_PID")
-done
+cluster_token
+start_workers "$workers" "$threads"
 
 # 1. Workers before their coordinator: they serve and wait.
 for ((i = 1; i <= workers; i++)); do wait_healthy "$i" "http://$(host_ip "$i"):7000" liveness; done
@@ -69,28 +56,28 @@ echo "cluster: $workers workers up before their coordinator: alive, not ready" >
 
 # 2. The coordinator; then everyone ready.
 start_coordinator 1
-wait_healthy 0 "$coordinator"
-for ((i = 1; i <= workers; i++)); do wait_healthy "$i" "http://$(host_ip "$i"):7000"; done
-echo "cluster: coordinator at $coordinator ready; every worker registered" >&2
+wait_ready "$workers"
+echo "cluster: coordinator at $COORDINATOR_URL ready; every worker registered" >&2
 
 # 3. The coordinator dies (SIGKILL) while the workers wait for a job, and comes back on the same state.
 if [ "$restart" -eq 1 ]; then
   kill -KILL "$COORDINATOR_PID"; wait "$COORDINATOR_PID" 2>/dev/null || true
   sleep 3
-  for pid in "${worker_pids[@]}"; do kill -0 "$pid" 2>/dev/null || die "worker pid $pid died with its coordinator (see $CLUSTER_DIR)"; done
+  for pid in "${WORKER_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || die "worker pid $pid died with its coordinator (see $CLUSTER_DIR)"; done
   start_coordinator 2
-  wait_healthy 0 "$coordinator"
-  for ((i = 1; i <= workers; i++)); do wait_healthy "$i" "http://$(host_ip "$i"):7000"; done
+  wait_ready "$workers"
   echo "cluster: coordinator killed (SIGKILL) and restarted; all $workers workers survived and are ready again" >&2
 fi
 
 # 4. The job, submitted from the coordinator's host, followed to its end (bounded).
-args=(submit --coordinator "$coordinator" --token-file "$token" --workers "$workers" --dataset "$dataset" --model "$model"
+args=(submit --workers "$workers" --dataset "$dataset" --model "$model"
       --epochs "$epochs" --threads "$threads" --json)
 [ -n "$batch" ] && args+=(--batch-size "$batch")
 started=$(date +%s%N)
-result=$(ip netns exec "$(host_ns 0)" timeout 3600 dotnet "$DLL" "${args[@]}" 2>"$CLUSTER_DIR/submit.err" | tail -n 1) \
-  || { cat "$CLUSTER_DIR/submit.err" >&2; tail -n 20 "$CLUSTER_DIR"/*.log >&2; die "the job failed"; }
+# In the background and waited for, so that Ctrl-C or SIGTERM reaches the trap at once rather than after the job.
+on_host 0 submit timeout 3600 dotnet "$DLL" "${args[@]}" --coordinator "$COORDINATOR_URL" --token-file "$CLUSTER_TOKEN"
+wait "$LAST_PID" || { tail -n 20 "$CLUSTER_DIR"/*.log >&2; die "the job failed"; }
+result=$(tail -n 1 "$CLUSTER_DIR/submit.log")
 seconds=$(awk -v a="$started" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
 
 # 5. Its figures.
@@ -102,4 +89,3 @@ awk -v a="${accuracy:-0}" -v m="$min_accuracy" 'BEGIN { exit !(a >= m) }' || die
 
 # 6. cluster_down runs on exit and fails the script if anything is left; the logs go too once all went well.
 cluster_down || exit 1
-rm -rf "$CLUSTER_DIR"
