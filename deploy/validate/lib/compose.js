@@ -48,6 +48,14 @@ function checkComposeFile(file) {
     if (!secret) problems.push(`services.${name}.command must pass --token-file /run/secrets/NAME (the cluster token as a compose secret)`);
     else if (!listed.includes(secret)) problems.push(`services.${name}.secrets must list ${secret}, which its --token-file reads`);
     else if (!doc.secrets?.[secret]?.file) problems.push(`secrets.${secret}.file must name the token file`);
+    // Host networking: every listener must name loopback, or it is open on every interface of the host (the
+    // commands' own defaults are 0.0.0.0).
+    if (s.network_mode === 'host') {
+      for (const option of ['--bind', ...(flag(command, '--metrics-port') ? ['--metrics-bind'] : [])]) {
+        const value = flag(command, option);
+        if (value !== '127.0.0.1') problems.push(`services.${name}.command must pass ${option} 127.0.0.1 on the host network, got ${value ?? 'its default, 0.0.0.0'}`);
+      }
+    }
     if (role(s) === 'worker') {
       const port = flag(command, '--port');
       const address = /--address\s+(\S+)/.exec(test)?.[1];
