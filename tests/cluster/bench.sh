@@ -2,8 +2,9 @@
 # Bandwidth where it matters: DistTrain against gloo (PyTorch's CPU backend) on the simulated cluster of lib.sh, the
 # same namespaces and the same shaped links for both. Run from the repository root, as root; prints one line per
 # figure, best of --repeat runs (these machines are noisy).
-#   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3]
-#       ring allreduce bus bandwidth: `disttrain bench allreduce-rank` and gloo all_reduce, one rank per host
+#   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3] [--tls]
+#       ring allreduce bus bandwidth: `disttrain bench allreduce-rank` and gloo all_reduce, one rank per host; with
+#       --tls also DistTrain over mutual TLS (certificates from a throwaway CA for the hosts' addresses)
 #   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--repeat 1]
 #       training throughput in steady state: a real DistTrain job (a coordinator host plus one host per worker, the
 #       model's default global batch, 1 thread per worker) measured from its workers' disttrain_samples_total counters
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 source tests/cluster/lib.sh
 
 mode=${1:-}; shift || true
-profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn
+profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn tls=0
 [ "$mode" = train ] && { profiles="1gbit 10gbit"; workers="1 2 4"; repeat=1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --iterations) iterations=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
+    --tls) tls=1; shift ;;
     *) die "unknown argument '$1' (see the top of $0)" ;;
   esac
 done
@@ -34,17 +36,23 @@ peer="$PWD/tests/cluster/gloo_peer.py"
 best() { sort -g | tail -n 1; }
 
 # One DistTrain allreduce measurement on a fresh cluster of N hosts; prints the collective's seconds (slowest rank).
+# With SCHEME https, every link is mutual TLS, with certificates for the hosts' addresses from a throwaway CA.
 disttrain_allreduce() { ( # a subshell: its own cluster, torn down on its exit
-  local n=$1 r peers="" token fds=()
+  local n=$1 scheme=${2:-http} r peers="" hosts="" token fds=() certs=()
   cluster_up "$n" "$profile" 2>/dev/null
-  for ((r = 0; r < n; r++)); do peers+="${peers:+,}http://$(host_ip "$r"):7000"; done
+  for ((r = 0; r < n; r++)); do peers+="${peers:+,}$scheme://$(host_ip "$r"):7000"; hosts+="${hosts:+,}$(host_ip "$r")"; done
+  if [ "$scheme" = https ]; then
+    dotnet "$DLL" certs init --dir "$CLUSTER_DIR/certs" --days 1 >/dev/null 2>&1
+    dotnet "$DLL" certs issue rank --dir "$CLUSTER_DIR/certs" --hosts "$hosts" --days 1 >/dev/null 2>&1
+    certs=(--certs "$CLUSTER_DIR/certs")
+  fi
   token=$(head -c 32 /dev/urandom | base64 | tr -d '\n=')
   for ((r = 0; r < n; r++)); do
     # Held open read-write first (which never blocks on Linux), so that the rank's opening it does not wait for us.
     mkfifo "$CLUSTER_DIR/go-$r"
     exec {fd}<>"$CLUSTER_DIR/go-$r"; fds+=("$fd")
     CLUSTER_STDIN="$CLUSTER_DIR/go-$r" on_host "$r" "rank-$r" env DISTTRAIN_TOKEN="$token" dotnet "$DLL" bench allreduce-rank --bind 0.0.0.0 \
-      --rank "$r" --peers "$peers" --size-mb "$size" --iterations "$iterations" --streams 4 --max-warmup-seconds 60
+      --rank "$r" --peers "$peers" --size-mb "$size" --iterations "$iterations" --streams 4 --max-warmup-seconds 60 "${certs[@]}"
   done
   # Every rank serves its ring end before any connects to its neighbour, as `bench allreduce` does on loopback.
   for ((r = 0; r < n; r++)); do
@@ -98,6 +106,11 @@ case "$mode" in
         seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n"; done | sort -g | head -n 1)
         awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" 'BEGIN { a = mb * 1048576 / s / 1e9;
           printf "disttrain allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
+        if [ "$tls" -eq 1 ]; then
+          seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n" https; done | sort -g | head -n 1)
+          awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" 'BEGIN { a = mb * 1048576 / s / 1e9;
+            printf "disttrain-mtls allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
+        fi
         for ((k = 0; k < repeat; k++)); do gloo_run "$n" allreduce -- "$size" "$iterations"; done \
           | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^busbw=/) { v = substr($i, 7) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
           | sed "s/^gloo allreduce /gloo allreduce profile=$profile /"
