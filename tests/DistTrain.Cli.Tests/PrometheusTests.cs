@@ -47,7 +47,17 @@ public class PrometheusTests : IDisposable
             @"--token-file (\S+)").Groups[1].Value; // the run's own token
         run.WaitForLine(l => l.StartsWith("metrics: coordinator http://127.0.0.1:9464/metrics", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
 
-        // A second job at the same time, on a third worker (its metrics on 9467, which the configuration scrapes too).
+        // A second job at the same time, on a third worker (its metrics on 9467, which the configuration scrapes too),
+        // once job-1 trains on the run's own two workers: started sooner, the third could be placed in job-1.
+        var training = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            var status = CliProcess.Run(["status", "job-1", "--coordinator", coordinator, "--token-file", tokenFile, "--json"], timeoutSeconds: 60);
+            if (status.ExitCode == 0 && JsonDocument.Parse(status.LastLine).RootElement is var job
+                && job.GetProperty("status").GetString() == "running" && job.GetProperty("step").GetInt64() > 0) break;
+            Assert.True(DateTime.UtcNow < training, $"job-1 did not start training within 90 s: {status.Stdout}{status.Stderr}\n{run.Output}");
+            Thread.Sleep(500);
+        }
         using var worker = BackgroundProcess.Disttrain(["worker", "--coordinator", coordinator, "--token-file", tokenFile, "--bind", "127.0.0.1",
             "--metrics-port", "9467", "--metrics-bind", "127.0.0.1", "--once"], env);
         using var second = BackgroundProcess.Disttrain(["submit", "--coordinator", coordinator, "--token-file", tokenFile, "--workers", "1",
