@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# Bandwidth where it matters: DistTrain against gloo (PyTorch's CPU backend) on the simulated cluster of lib.sh, the
-# same namespaces and the same shaped links for both. Run from the repository root, as root; prints one line per
-# figure, best of --repeat runs (these machines are noisy).
-#   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3] [--tls]
-#       ring allreduce bus bandwidth: `disttrain bench allreduce-rank` and gloo all_reduce, one rank per host; with
-#       --tls also DistTrain over mutual TLS (certificates from a throwaway CA for the hosts' addresses)
-#   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--repeat 1]
+# Bandwidth where it matters: DistTrain on the simulated cluster of lib.sh, and beside it a peer (gloo) in the same
+# namespaces over the same shaped links. Run from the repository root, as root; prints one line per figure, best of
+# --repeat runs (these machines are noisy).
+#   tests/cluster/bench.sh allreduce [--profile 1gbit] [--workers "2 4"] [--size-mb 64] [--iterations 10] [--repeat 3] [--tls] [--peer CMD]
+#       ring allreduce bus bandwidth: `disttrain bench allreduce-rank`, one rank per host; with --tls also over mutual
+#       TLS (certificates from a throwaway CA for the hosts' addresses)
+#   tests/cluster/bench.sh train [--model mnist-cnn] [--workers "1 2 4"] [--profile "1gbit 10gbit"] [--repeat 1] [--peer CMD]
 #       training throughput in steady state: a real DistTrain job (a coordinator host plus one host per worker, the
 #       model's default global batch, 1 thread per worker) measured from its workers' disttrain_samples_total counters
-#       over a window after a warm-up, data loading included; and PyTorch DDP steps on synthetic batches of the same
-#       global batch (gloo_peer.py train, 1 thread per rank, as ../shared/peers/ddp_bench.py measures)
-# The first use installs Debian's python3-torch (apt) and runs it with /usr/bin/python3, as ../shared/peers/run.sh does.
+#       over a window after a warm-up, data loading included
+# --peer CMD: the yardstick, run on every host as `CMD allreduce RANK WORLD MASTER SIZE_MB ITERS` or
+# `CMD train MODEL RANK WORLD MASTER GLOBAL_BATCH STEPS` with GLOO_SOCKET_IFNAME=eth0 (MASTER: host 0's address);
+# rank 0 prints one line ending in busbw=... or samples/s=.... The project carries no peer code: BENCHMARKS.md
+# (sitting 10) has the gloo script its figures came from, and how to run it. Without --peer, DistTrain alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/cluster/lib.sh
 
 mode=${1:-}; shift || true
-profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn tls=0
+profiles=1gbit workers="2 4" size=64 iterations=10 repeat=3 model=mnist-cnn tls=0 peer=""
 [ "$mode" = train ] && { profiles="1gbit 10gbit"; workers="1 2 4"; repeat=1; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -27,13 +29,14 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --model) model=$2; shift 2 ;;
     --tls) tls=1; shift ;;
+    --peer) peer=$2; shift 2 ;;
     *) die "unknown argument '$1' (see the top of $0)" ;;
   esac
 done
 DLL=$(disttrain_dll)
-dpkg -s python3-torch >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-torch >/dev/null; }
-peer="$PWD/tests/cluster/gloo_peer.py"
 best() { sort -g | tail -n 1; }
+# best_line KEY: of the lines read, the one with the highest number after KEY=.
+best_line() { awk -v key="$1=" '{ for (i = 1; i <= NF; i++) if (index($i, key) == 1) { v = substr($i, length(key) + 1) + 0; if (v > b) { b = v; l = $0 } } } END { print l }'; }
 
 # One DistTrain allreduce measurement on a fresh cluster of N hosts; prints the collective's seconds (slowest rank).
 # With SCHEME https, every link is mutual TLS, with certificates for the hosts' addresses from a throwaway CA.
@@ -65,17 +68,21 @@ disttrain_allreduce() { ( # a subshell: its own cluster, torn down on its exit
     || die "no timing: $(tail -n 3 "$CLUSTER_DIR"/rank-*.log)"
 ) }
 
-# One gloo measurement on a fresh cluster of N hosts (GLOO_SOCKET_IFNAME: gloo would otherwise take the address the
-# machine's host name resolves to, which is not on the namespaces' network): gloo_peer.py ARGS with RANK WORLD MASTER inserted; prints rank 0's line.
-gloo_run() { ( # gloo_run N KIND [MODEL] -- REST...
+# One peer measurement on a fresh cluster of N hosts (GLOO_SOCKET_IFNAME: gloo would otherwise take the address the
+# machine's host name resolves to, which is not on the namespaces' network): $peer KIND [MODEL] RANK WORLD MASTER
+# REST...; prints rank 0's line, with the profile after its first two words.
+peer_run() { ( # peer_run N KIND [MODEL] -- REST...
   local n=$1 kind=$2 r; shift 2
   local pre=() ; while [ "$1" != -- ]; do pre+=("$1"); shift; done; shift
   cluster_up "$n" "$profile" 2>/dev/null
   for ((r = 0; r < n; r++)); do
-    on_host "$r" "gloo-$r" env GLOO_SOCKET_IFNAME=eth0 /usr/bin/python3 "$peer" "$kind" "${pre[@]}" "$r" "$n" "$(host_ip 0)" "$@"
+    # $peer is a command line: split into words on purpose.
+    # shellcheck disable=SC2086
+    on_host "$r" "peer-$r" env GLOO_SOCKET_IFNAME=eth0 $peer "$kind" "${pre[@]}" "$r" "$n" "$(host_ip 0)" "$@"
   done
   wait_exit 900 "${CLUSTER_PIDS[@]}"
-  grep -h "^gloo\|^ddp-gloo" "$CLUSTER_DIR/gloo-0.log" || die "gloo failed: $(tail -n 5 "$CLUSTER_DIR/gloo-0.log")"
+  tail -n 1 "$CLUSTER_DIR/peer-0.log" | grep -E "(busbw|samples/s)=" | sed -E "s/^([^ ]+ [^ ]+) /\1 profile=$profile /" \
+    || die "the peer failed: $(tail -n 5 "$CLUSTER_DIR/peer-0.log")"
 ) }
 
 # One DistTrain training measurement on a fresh cluster: a coordinator and N workers, a long job, samples/s over a
@@ -101,19 +108,20 @@ disttrain_train() { ( # disttrain_train N WARM WINDOW
 echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(grep -o -m1 'avx512f' /proc/cpuinfo || echo 'no AVX-512'); $(date -u +%F)"
 case "$mode" in
   allreduce)
+    # allreduce_line LABEL [SCHEME]: DistTrain's best of --repeat runs, as busbw.
+    allreduce_line() {
+      local seconds
+      seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n" "${2:-http}"; done | sort -g | head -n 1)
+      awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" -v label="$1" 'BEGIN { a = mb * 1048576 / s / 1e9;
+        printf "%s allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", label, p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
+    }
     for profile in $profiles; do
       for n in $workers; do
-        seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n"; done | sort -g | head -n 1)
-        awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" 'BEGIN { a = mb * 1048576 / s / 1e9;
-          printf "disttrain allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
-        if [ "$tls" -eq 1 ]; then
-          seconds=$(for ((k = 0; k < repeat; k++)); do disttrain_allreduce "$n" https; done | sort -g | head -n 1)
-          awk -v s="$seconds" -v n="$n" -v mb="$size" -v p="$profile" 'BEGIN { a = mb * 1048576 / s / 1e9;
-            printf "disttrain-mtls allreduce profile=%s world=%d size=%dMB time=%.2fms algbw=%.3fGB/s busbw=%.3fGB/s\n", p, n, mb, s * 1e3, a, a * 2 * (n - 1) / n }'
+        allreduce_line disttrain
+        if [ "$tls" -eq 1 ]; then allreduce_line disttrain-mtls https; fi
+        if [ -n "$peer" ]; then
+          for ((k = 0; k < repeat; k++)); do peer_run "$n" allreduce -- "$size" "$iterations"; done | best_line busbw
         fi
-        for ((k = 0; k < repeat; k++)); do gloo_run "$n" allreduce -- "$size" "$iterations"; done \
-          | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^busbw=/) { v = substr($i, 7) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
-          | sed "s/^gloo allreduce /gloo allreduce profile=$profile /"
       done
     done ;;
   train)
@@ -121,16 +129,15 @@ case "$mode" in
     case "$model" in mnist-cnn) gbatch=128 steps=30 warm=10 window=20 ;; imdb-lstm) gbatch=32 steps=6 warm=20 window=40 ;;
       *) die "--model: mnist-cnn or imdb-lstm" ;; esac
     dataset=${model%%-*}
-    export DISTTRAIN_DATA="${DISTTRAIN_DATA:-$HOME/.cache/disttrain}"
-    dotnet "$DLL" data fetch "$dataset" >/dev/null || die "could not fetch $dataset"
+    ensure_dataset "$dataset"
     for profile in $profiles; do
       for n in $workers; do
         rate=$(for ((k = 0; k < repeat; k++)); do disttrain_train "$n" "$warm" "$window"; done | best)
         echo "disttrain train model=$model profile=$profile world=$n global_batch=$gbatch samples/s=${rate:-failed}"
-        for ((k = 0; k < repeat; k++)); do gloo_run "$n" train "$model" -- "$gbatch" "$steps"; done \
-          | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^samples\/s=/) { v = substr($i, 11) + 0; if (v > b) { b = v; l = $0 } } } END { print l }' \
-          | sed "s/^ddp-gloo train /ddp-gloo train profile=$profile /"
+        if [ -n "$peer" ]; then
+          for ((k = 0; k < repeat; k++)); do peer_run "$n" train "$model" -- "$gbatch" "$steps"; done | best_line samples/s
+        fi
       done
     done ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac
