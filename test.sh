@@ -19,16 +19,7 @@ need npm || missing+=(npm)
 need redis-server || missing+=(redis-server)
 { need prometheus && need promtool; } || missing+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif need sudo; then sudo=(sudo); else
-    echo "test.sh: the tests need ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) or run this as root" >&2
-    exit 1
-  fi
-  need apt-get || { echo "test.sh: the tests need ${missing[*]}, and this is not a Debian-like system; install them and run again" >&2; exit 1; }
-  echo "== apt-get install ${missing[*]}"
-  "${sudo[@]}" apt-get update >/dev/null
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash tools/apt-install.sh test.sh "${missing[@]}"
 
 echo "== build"
 dotnet build DistTrain.sln -c Release -nologo -v q

@@ -19,16 +19,7 @@ missing=()
 { need node && need npm; } || missing+=(nodejs npm)
 has_compose || missing+=(docker-compose)
 need promtool || missing+=(prometheus)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=(); elif need sudo; then sudo=(sudo); else
-    echo "deploy/validate: needs ${missing[*]}; install them (Debian: apt-get install ${missing[*]}) or run this as root" >&2
-    exit 1
-  fi
-  need apt-get || { echo "deploy/validate: needs ${missing[*]}, and this is not a Debian-like system; install them and run again" >&2; exit 1; }
-  echo "== apt-get install ${missing[*]}"
-  "${sudo[@]}" apt-get update >/dev/null
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash tools/apt-install.sh deploy/validate "${missing[@]}"
 if ! need kubectl && ! need kustomize; then
   echo "deploy/validate: kubectl is needed to render k8s/ (kubectl kustomize); install kubectl 1.27 or later, or kustomize 5" >&2
   exit 1
