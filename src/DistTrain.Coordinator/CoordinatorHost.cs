@@ -42,8 +42,6 @@ public static class CoordinatorHost
         // A failure to start (a port in use) reaches the caller as an exception with a message; the host's own log of it
         // would be a stack trace on the user's terminal.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
-        // A probe's NOT_SERVING is an answer, not an error: the health check service would log every one as a failure.
-        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None);
         // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
         if (options.MissedHeartbeats < 1) throw new ArgumentException($"--missed-heartbeats must be at least 1, got {options.MissedHeartbeats}");

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Logging;
 
 namespace DistTrain.Protos.Health;
 
@@ -43,6 +44,8 @@ public static class GrpcHealth
         })
             .AddCheck("serving", () => HealthCheckResult.Healthy(), tags: [LiveTag])
             .Add(new HealthCheckRegistration("ready", sp => new ReadyCheck(notReady(sp)), HealthStatus.Unhealthy, [ReadyTag]));
+        // A probe's NOT_SERVING is an answer, not an error: the health check service would log every one as a failure.
+        services.Configure<LoggerFilterOptions>(o => o.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.None));
     }
 
     /// <summary>Serves the health service on the app's gRPC endpoint.</summary>
