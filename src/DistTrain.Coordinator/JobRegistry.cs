@@ -222,8 +222,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         return a;
     }
 
-    /// <summary>Records that a worker is alive; false when its job has ended and it should stop.</summary>
-    public Task<bool> HeartbeatAsync(string workerId) => WorkerGrain(workerId).Heartbeat();
+    /// <summary>Records that a worker is alive, and its throughput; false when its job has ended and it should stop.</summary>
+    public Task<bool> HeartbeatAsync(string workerId, double samplesPerSecond = 0) => WorkerGrain(workerId).Heartbeat(samplesPerSecond);
 
     /// <summary>
     /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training loses it
@@ -301,7 +301,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             }
             else
             {
-                await grain.Update(new JobProgressed(report.Epoch, report.Step, report.Loss, report.Accuracy, report.SamplesPerSecond));
+                await grain.Update(new JobProgressed(report.Epoch, report.Step, report.Loss, report.Accuracy, report.SamplesPerSecond,
+                    report.StepSeconds, report.AllreduceSeconds));
             }
             Signal();
             return true;
@@ -333,13 +334,24 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>A job's record; throws naming it when there is none.</summary>
     public async Task<JobRecord> RecordAsync(string jobId) => await JobGrain(jobId).Get() ?? throw new KeyNotFoundException($"no job {jobId}");
 
-    /// <summary>Every job, newest first.</summary>
-    public async Task<IReadOnlyList<Job>> ListAsync()
+    /// <summary>A job's record, or null when there is none.</summary>
+    public Task<JobRecord?> FindAsync(string jobId) => JobGrain(jobId).Get();
+
+    /// <summary>A job's per-step curve (empty for a job that has not trained).</summary>
+    public Task<StepSeries> SeriesAsync(string jobId) => JobGrain(jobId).Series();
+
+    /// <summary>A worker's record, with its last heartbeat; null when it never registered.</summary>
+    public Task<WorkerRecord?> WorkerAsync(string workerId) => WorkerGrain(workerId).Get();
+
+    /// <summary>Every job's record, newest first.</summary>
+    public async Task<IReadOnlyList<JobRecord>> RecordsAsync()
     {
         var ids = await Index.Jobs();
-        var records = await Task.WhenAll(ids.Reverse().Select(id => JobGrain(id).Get()));
-        return records.OfType<JobRecord>().Select(ToProto).ToList();
+        return (await Task.WhenAll(ids.Reverse().Select(id => JobGrain(id).Get()))).OfType<JobRecord>().ToList();
     }
+
+    /// <summary>Every job, newest first.</summary>
+    public async Task<IReadOnlyList<Job>> ListAsync() => (await RecordsAsync()).Select(ToProto).ToList();
 
     /// <summary>Every worker ever registered, in registration order.</summary>
     public async Task<IReadOnlyList<WorkerRecord>> WorkersAsync()

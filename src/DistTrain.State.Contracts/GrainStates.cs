@@ -9,6 +9,13 @@ public sealed class JobGrainState
     [Id(0)] public JobRecord? Record { get; set; }
 }
 
+/// <summary>What a job grain persists beside its record: the per-step curve, written less often than the record.</summary>
+[GenerateSerializer]
+public sealed class JobSeriesState
+{
+    [Id(0)] public StepSeries? Series { get; set; }
+}
+
 /// <summary>What a worker grain persists: its record once registered.</summary>
 [GenerateSerializer]
 public sealed class WorkerGrainState

@@ -15,6 +15,9 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Applies a change (see <see cref="JobTransitions"/>) and stores the result before returning it.</summary>
     Task<JobRecord> Update(JobChange change);
 
+    /// <summary>The per-step curve of the job's training loss, throughput and step time, bounded (see <see cref="StepSeries"/>).</summary>
+    Task<StepSeries> Series();
+
     /// <summary>
     /// A member's grain found it lost (or restarted): the job goes on without it on a new worker set, or waits for
     /// workers when that would leave fewer than its minimum.
@@ -64,9 +67,9 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// </summary>
     Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null);
 
-    /// <summary>The worker is alive; false when its job has ended. Throws <see cref="UnknownWorkerException"/> when
-    /// it is not registered, lost or left.</summary>
-    Task<bool> Heartbeat();
+    /// <summary>The worker is alive, and trained this many samples a second since its last beat; false when its job
+    /// has ended. Throws <see cref="UnknownWorkerException"/> when it is not registered, lost or left.</summary>
+    Task<bool> Heartbeat(double samplesPerSecond = 0);
 
     /// <summary>The scheduler placed it in a job at a rank, or its job's worker set changed and it has another rank.
     /// Placing it again in the same job at the same rank is a no-op, so that a placement cut short by a crash can be finished.</summary>

@@ -29,10 +29,12 @@ public sealed record JobStarted([property: Id(0)] ImmutableList<string> Workers,
     public override string Name => "start";
 }
 
-/// <summary>Rank 0's latest step and figures.</summary>
+/// <summary>Rank 0's latest step and figures; the step time and its allreduce part are means since its previous report
+/// (0: not measured), which the job's <see cref="StepSeries"/> keeps.</summary>
 [GenerateSerializer, Immutable]
 public sealed record JobProgressed([property: Id(0)] int Epoch, [property: Id(1)] int Step, [property: Id(2)] double Loss,
-    [property: Id(3)] double Accuracy, [property: Id(4)] double SamplesPerSecond) : JobChange
+    [property: Id(3)] double Accuracy, [property: Id(4)] double SamplesPerSecond, [property: Id(5)] double StepSeconds = 0,
+    [property: Id(6)] double AllreduceSeconds = 0) : JobChange
 {
     public override string Name => "progress";
 }

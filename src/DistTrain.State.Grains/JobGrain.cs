@@ -15,8 +15,16 @@ namespace DistTrain.State;
 /// last. Below the minimum, the job keeps its survivors and waits for joiners, then fails naming what was lost when.
 /// </para>
 /// </summary>
-public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersistentState<JobGrainState> state) : Grain, IJobGrain
+public sealed class JobGrain(
+    [PersistentState("job", StateStorage.Name)] IPersistentState<JobGrainState> state,
+    [PersistentState("series", StateStorage.Name)] IPersistentState<JobSeriesState> series) : Grain, IJobGrain
 {
+    /// <summary>
+    /// The per-step curve is written at most this often while a job trains (and at each epoch's end, at the job's end and
+    /// on deactivation): a coordinator killed outright loses at most this much of the curve, never a record.
+    /// </summary>
+    public static readonly TimeSpan SeriesWriteInterval = TimeSpan.FromSeconds(5);
+
     /// <summary>How long reports of a broken ring are gathered before the members that did not report are dropped.</summary>
     public static readonly TimeSpan GatherWindow = TimeSpan.FromSeconds(3);
 
@@ -26,6 +34,8 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
     private string? _firstReason;
     private IGrainTimer? _gatherTimer, _waitTimer;
     private TaskCompletionSource _changed = NewSignal();
+    private bool _seriesDirty;
+    private DateTime _seriesWrittenUtc;
 
     private JobRecord? Record => state.State.Record;
 
@@ -40,6 +50,13 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
     }
 
     public Task<JobRecord?> Get() => Task.FromResult(Record);
+
+    public Task<StepSeries> Series() => Task.FromResult(series.State.Series ?? StepSeries.Empty);
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_seriesDirty) await WriteSeriesAsync();
+    }
 
     public async Task<JobRecord> Update(JobChange change)
     {
@@ -60,6 +77,7 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
             state.State.Record = before;
             throw;
         }
+        await KeepSeriesAsync(change, next);
         if (next.IsFinal && before is { IsFinal: false })
             GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).JobEnded(next.Id).Ignore();
         if (next.Generation != before?.Generation || next.IsFinal) Signal();
@@ -200,6 +218,34 @@ public sealed class JobGrain([PersistentState("job", StateStorage.Name)] IPersis
         long generation = await GrainFactory.GetGrain<IJobIndexGrain>(JobIndexGrain.Key).NewGeneration();
         await Update(new JobRestarted(reason, generation));
         GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Enqueue(job.Id).Ignore();
+    }
+
+    // A step report adds a point to the curve; the curve is written every SeriesWriteInterval, and whenever an epoch or
+    // the job ends. A failed write of the curve fails no change of the record: the points stay, to be written next time.
+    private async Task KeepSeriesAsync(JobChange change, JobRecord next)
+    {
+        if (change is JobProgressed p)
+        {
+            series.State.Series = (series.State.Series ?? StepSeries.Empty).Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), p.Epoch, p.Step, p.Loss,
+                p.SamplesPerSecond, p.StepSeconds, p.AllreduceSeconds);
+            _seriesDirty = true;
+        }
+        if (_seriesDirty && (change is JobEpochEnded || next.IsFinal || DateTime.UtcNow - _seriesWrittenUtc >= SeriesWriteInterval))
+            await WriteSeriesAsync();
+    }
+
+    private async Task WriteSeriesAsync()
+    {
+        try
+        {
+            await series.WriteStateAsync();
+            _seriesDirty = false;
+            _seriesWrittenUtc = DateTime.UtcNow;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _seriesWrittenUtc = DateTime.UtcNow; // tried: the next try waits its interval too
+        }
     }
 
     private void ClearGathering()

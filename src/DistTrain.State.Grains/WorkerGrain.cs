@@ -17,6 +17,7 @@ public sealed class WorkerGrain(
     private DateTime _deadline;
     private bool _heard; // a beat or registration reached this activation
     private DateTime _lastBeat;
+    private double _samplesPerSecond;
     private IGrainTimer? _timer;
     private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -24,7 +25,7 @@ public sealed class WorkerGrain(
     private WorkerRecord? Record => state.State.Record;
 
     // The record as callers see it: with the last beat this activation heard, which is newer than the stored one.
-    private WorkerRecord? Seen => _heard && Record is { } r ? r with { LastHeartbeatUtc = _lastBeat } : Record;
+    private WorkerRecord? Seen => _heard && Record is { } r ? r with { LastHeartbeatUtc = _lastBeat, SamplesPerSecond = r.IsLive ? _samplesPerSecond : 0 } : Record;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -58,9 +59,10 @@ public sealed class WorkerGrain(
         return next;
     }
 
-    public async Task<bool> Heartbeat()
+    public async Task<bool> Heartbeat(double samplesPerSecond = 0)
     {
         var r = Require();
+        _samplesPerSecond = double.IsFinite(samplesPerSecond) && samplesPerSecond >= 0 ? samplesPerSecond : 0;
         // The beat lives in memory only (a write per beat per worker would be an fsync every two seconds each); the
         // stored record changes when the phase does.
         Beat(DateTime.UtcNow);

@@ -29,6 +29,9 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     /// <summary>The coordinator's checkpoint store: rank 0 uploads to it, and a worker without state starts from it.</summary>
     public required Checkpoints.CheckpointsClient Checkpoints { get; init; }
 
+    /// <summary>Counts the samples this worker trains, for its heartbeats.</summary>
+    public SampleRate? Rate { get; init; }
+
     public async Task RunAsync(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, Dataset data, CancellationToken cancellationToken)
     {
         long interruptedAt = 0; // when training was last interrupted (Stopwatch ticks), until the next ring commits a step
@@ -126,6 +129,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     {
         var clock = Stopwatch.StartNew();
         var lastReport = TimeSpan.FromSeconds(-1);
+        var sinceReport = new StepTimes();
         var tags = DistTrainMetrics.JobRank(a.JobId, a.Rank);
         return new DistributedTrainer(model, ring, plan, progress)
         {
@@ -135,6 +139,8 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 DistTrainMetrics.StepDuration.Record(step.Seconds, tags);
                 DistTrainMetrics.AllreduceDuration.Record(step.AllreduceSeconds, tags);
                 DistTrainMetrics.AllreduceBytes.Add(step.AllreduceBytesSent, tags);
+                Rate?.Add(step.Samples);
+                sinceReport.Add(step);
                 if (interruptedAt() is > 0 and var since)
                 {
                     // The first step this worker set committed: the pause is over, and rank 0 says how long it took.
@@ -149,9 +155,14 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 // Rank 0 speaks for the job; a few reports a second are plenty for a progress bar.
                 if (a.Rank != 0 || clock.Elapsed - lastReport < TimeSpan.FromMilliseconds(250)) return;
                 lastReport = clock.Elapsed;
+                var (stepSeconds, allreduceSeconds, steps) = sinceReport.Take();
                 reporter.Post(new ProgressReport
                 {
                     WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = step.Epoch, Step = step.Step, Loss = step.Loss, SkippedSteps = progress.SkippedSteps,
+                    // Every rank trains its slice of the same global batches in lockstep: the job's throughput is the
+                    // global batch over rank 0's step time.
+                    StepSeconds = stepSeconds, AllreduceSeconds = allreduceSeconds,
+                    SamplesPerSecond = stepSeconds > 0 ? plan.GlobalBatch / stepSeconds : 0,
                 });
             },
             OnSkipped = (epoch, step, total) =>

@@ -35,6 +35,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     private volatile string? _secret;
     // When the coordinator last answered this worker (a registration or a heartbeat), in Environment.TickCount64 ms.
     private long _answeredAt = long.MinValue / 2;
+    // What this worker trains per second, which its heartbeats carry.
+    private readonly SampleRate _rate = new();
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -176,6 +178,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             Connect = g => GrpcRingTransport.Connect(g.Rank, g.WorldSize, g.Generation, g.Peers[RingPlan.Mod(g.Rank - 1, g.WorldSize)], outbox,
                 secret: g.RingSecret, security: options.Security),
             Checkpoints = checkpoints,
+            Rate = _rate,
         };
         await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);
     }
@@ -224,7 +227,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             try
             {
                 await ticks.WaitForNextTickAsync(cancellationToken);
-                await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id },
+                await workers.HeartbeatAsync(new HeartbeatRequest { WorkerId = id, SamplesPerSecond = _rate.Read() },
                     new CallOptions(deadline: DateTime.UtcNow + HeartbeatInterval, cancellationToken: cancellationToken).WithWaitForReady());
                 Answered();
                 warned = false;

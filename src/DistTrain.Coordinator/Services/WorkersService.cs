@@ -30,7 +30,7 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
         Errors.Map(async () =>
         {
             await registry.AuthenticateAsync(request.WorkerId, Secret(context));
-            return new HeartbeatResponse { Continue = await registry.HeartbeatAsync(request.WorkerId) };
+            return new HeartbeatResponse { Continue = await registry.HeartbeatAsync(request.WorkerId, request.SamplesPerSecond) };
         });
 
     public override Task<Assignment> GetAssignment(GetAssignmentRequest request, ServerCallContext context) =>
