@@ -12,6 +12,8 @@ using DistTrain.State;
 using Orleans.Runtime;
 using DistTrain.Protos.Health;
 using DistTrain.Protos.Security;
+using DistTrain.Telemetry;
+using DistTrain.Coordinator.Web;
 
 namespace DistTrain.Coordinator;
 
@@ -21,13 +23,18 @@ namespace DistTrain.Coordinator;
 /// <param name="CheckpointDir">Where the checkpoint store keeps its files (default: "checkpoints" under the state directory,
 /// or under the data cache when the state lives in Redis or PostgreSQL). Coordinators of one cluster must share it.</param>
 /// <param name="Security">The cluster token every call must carry, and TLS (default: neither, which only loopback allows).</param>
+/// <param name="Web">Where the HTTP/1.1 endpoint listens that serves the live page and /metrics (null: none).</param>
 public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, StateStorageChoice Storage, int SiloPort = 0, int MissedHeartbeats = 3,
-    string? CheckpointDir = null, ClusterSecurity? Security = null);
+    string? CheckpointDir = null, ClusterSecurity? Security = null, WebEndpoint? Web = null);
+
+/// <summary>The address and port of a coordinator's HTTP/1.1 endpoint (port 0: a free one).</summary>
+public sealed record WebEndpoint(string Bind, int Port);
 
 /// <summary>
 /// The coordinator process: the Jobs, Workers and Datasets services on a cleartext HTTP/2 endpoint, and an Orleans
 /// silo in the same host whose grains keep the job and worker state and make every decision about them
-/// (<see cref="JobRegistry"/>). Coordinators started on the same Redis form one cluster.
+/// (<see cref="JobRegistry"/>). Coordinators started on the same Redis form one cluster. With a web endpoint, the same
+/// host serves the live page (<see cref="Web.WebPage"/>) and /metrics on HTTP/1.1.
 /// </summary>
 public static class CoordinatorHost
 {
@@ -78,21 +85,64 @@ public static class CoordinatorHost
         builder.Services.AddSingleton(sp => new Checkpoints.CheckpointKeeper(sp.GetRequiredService<IGrainFactory>(), store, m => log($"warning: {m}")));
         builder.Services.AddSingleton(sp => new JobRegistry(sp.GetRequiredService<IGrainFactory>(), preparer.Prepare, DatasetPreparer.Find,
             sp.GetRequiredService<Checkpoints.CheckpointKeeper>()));
-        builder.WebHost.ConfigureKestrel(k => k.Listen(ip, options.Port, l =>
+        IPAddress? webIp = null;
+        if (options.Web is { } web && !IPAddress.TryParse(web.Bind, out webIp))
+            throw new ArgumentException($"the page's bind address '{web.Bind}' is not an IP address");
+        var pageAddress = new Web.WebPageAddress();
+        builder.Services.AddSingleton(pageAddress);
+        if (webIp is not null) MetricsHost.AddMetrics(builder, "coordinator");
+        ListenOptions? webListener = null;
+        builder.WebHost.ConfigureKestrel(k =>
         {
-            l.Protocols = HttpProtocols.Http2;
-            if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
-        }));
+            k.Listen(ip, options.Port, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
+            });
+            if (webIp is not null)
+                k.Listen(webIp, options.Web!.Port, l =>
+                {
+                    l.Protocols = HttpProtocols.Http1;
+                    if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.ServeBrowsers);
+                    webListener = l;
+                });
+        });
         var app = builder.Build();
-        app.UseClusterToken(security.Token);
+        // gRPC calls carry the token; the page's own requests (HTTP/1.1, which the gRPC endpoint does not speak) are
+        // checked by its session, and /metrics stays open to scrapers as a worker's does.
+        app.UseWhen(context => !Web.WebPage.IsWebRequest(context), branch => branch.UseClusterToken(security.Token));
         app.MapGrpcService<JobsService>();
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();
         app.MapGrpcService<CheckpointsService>();
         app.MapGrpcHealth();
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        return (app, app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        if (webIp is not null)
+        {
+            MetricsHost.MapMetrics(app);
+            app.MapWebPage(new Web.WebSession(security.Token, loopbackOnly: IPAddress.IsLoopback(webIp)));
+        }
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (webIp is not null)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new IOException($"cannot listen on {options.Bind}:{options.Port} and {options.Web!.Bind}:{options.Web.Port}: {e.Message}", e);
+        }
+        if (webListener?.IPEndPoint is { } bound)
+        {
+            string host = webIp!.Equals(IPAddress.Any) || webIp.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bound.Address.ToString();
+            pageAddress.Port = bound.Port;
+            pageAddress.Url = $"{(security.Tls is { CanServe: true } ? "https" : "http")}://{host}:{bound.Port}/";
+        }
+        string grpc = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .First(a => new Uri(a).Port != pageAddress.Port || pageAddress.Port == 0);
+        return (app, grpc);
     }
+
+    /// <summary>The live page's root URL, when the coordinator serves one.</summary>
+    public static string? PageUrl(WebApplication app) => app.Services.GetRequiredService<Web.WebPageAddress>().Url;
 
     // Ready once the host has started (the silo has joined its cluster and Kestrel listens) and while the local silo is
     // an active member: a coordinator whose silo was voted dead, or that is shutting down, takes no more calls.

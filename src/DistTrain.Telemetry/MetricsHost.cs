@@ -30,16 +30,10 @@ public static class MetricsHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         // Stopping (SIGTERM) waits this long at most for open calls, such as long polls that only end with their job.
         builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(3));
-        builder.Services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService($"disttrain-{role}", serviceNamespace: "disttrain",
-                serviceVersion: typeof(MetricsHost).Assembly.GetName().Version?.ToString(3)))
-            .WithMetrics(m => m
-            .AddMeter(DistTrainMetrics.MeterName)
-            .AddRuntimeInstrumentation()
-            .AddPrometheusExporter());
+        AddMetrics(builder, role);
         builder.WebHost.ConfigureKestrel(k => k.Listen(ip, port, l => l.Protocols = HttpProtocols.Http1));
         var app = builder.Build();
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        MapMetrics(app);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -54,4 +48,20 @@ public static class MetricsHost
         string host = ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bound.Host;
         return (app, $"http://{host}:{bound.Port}/metrics");
     }
+
+    /// <summary>
+    /// Exports the DistTrain meter and the runtime's own from a host that serves other things too (the coordinator's web
+    /// endpoint); <paramref name="role"/> as in <see cref="StartAsync"/>. <see cref="MapMetrics"/> then serves them.
+    /// </summary>
+    public static void AddMetrics(WebApplicationBuilder builder, string role) =>
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService($"disttrain-{role}", serviceNamespace: "disttrain",
+                serviceVersion: typeof(MetricsHost).Assembly.GetName().Version?.ToString(3)))
+            .WithMetrics(m => m
+            .AddMeter(DistTrainMetrics.MeterName)
+            .AddRuntimeInstrumentation()
+            .AddPrometheusExporter());
+
+    /// <summary>Serves what <see cref="AddMetrics"/> exports at /metrics, in Prometheus' text format.</summary>
+    public static void MapMetrics(WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
 }

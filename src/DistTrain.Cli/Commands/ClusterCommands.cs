@@ -20,9 +20,9 @@ public static class ClusterCommands
     private static string DefaultStateDir() => Environment.GetEnvironmentVariable("DISTTRAIN_STATE") is { Length: > 0 } dir ? dir
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "disttrain", "state");
 
-    private static Option<int?> MetricsPort() => new("--metrics-port") { Description = "Serve /metrics (Prometheus, HTTP/1.1) on this port" };
+    private static Option<int?> MetricsPort(string what = "/metrics (Prometheus, HTTP/1.1)") => new("--metrics-port") { Description = $"Serve {what} on this port" };
 
-    private static Option<string> MetricsBind() => new("--metrics-bind") { Description = "Address /metrics listens on", DefaultValueFactory = _ => "0.0.0.0" };
+    private static Option<string> MetricsBind(string what = "/metrics") => new("--metrics-bind") { Description = $"Address {what} listens on", DefaultValueFactory = _ => "0.0.0.0" };
 
     public static Command Coordinator()
     {
@@ -43,8 +43,8 @@ public static class ClusterCommands
         {
             Description = "Where the checkpoint store keeps its files (default: checkpoints under --state-dir); coordinators of one cluster must share it",
         };
-        var metricsPort = MetricsPort();
-        var metricsBind = MetricsBind();
+        var metricsPort = MetricsPort("the live page and /metrics (HTTP/1.1; HTTPS with --tls-cert)");
+        var metricsBind = MetricsBind("the page and /metrics");
         var security = new SecurityOptions(server: true);
         var command = new Command("coordinator", "Run a coordinator until stopped; coordinators given the same --storage redis=... form one cluster")
         {
@@ -55,14 +55,16 @@ public static class ClusterCommands
         {
             var secure = security.Read(p);
             var choice = StateStorageChoice.Parse(p.GetValue(storage), Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir()));
-            await using var metrics = await MetricsEndpoint.StartAsync(p.GetValue(metricsBind)!, p.GetValue(metricsPort), "coordinator", ct);
             string state = Path.GetFullPath(p.GetValue(stateDir) ?? DefaultStateDir());
             if (choice.Kind != "file" && p.GetValue(checkpointDir) is null)
                 Terminal.Info($"warning: checkpoints go to {Path.Combine(state, "checkpoints")} on this host; give the cluster's coordinators one shared --checkpoint-dir, "
                     + "or a checkpoint uploaded to one is missing on the others");
             var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice,
-                p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints")), secure),
+                p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints")), secure,
+                p.GetValue(metricsPort) is { } web ? new WebEndpoint(p.GetValue(metricsBind)!, web) : null),
                 Terminal.Info, ct);
+            if (CoordinatorHost.PageUrl(app) is { } page)
+                Terminal.Info($"coordinator page at {page} (metrics at {page}metrics)" + (secure.Token is null ? "" : "; it asks for the cluster token"));
             Terminal.Info($"coordinator listening on {bound}; job state: {choice}; "
                 + (secure.Token is null ? "no cluster token (loopback only)" : "every call needs the cluster token") + (secure.Tls is null ? "" : secure.Tls.Mutual ? "; mutual TLS" : "; TLS"));
             try
@@ -136,6 +138,7 @@ public static class ClusterCommands
             spec.ResumeFrom = p.GetValue(resumeFrom) ?? "";
             var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
             Terminal.Info($"submitted {submitted.Id}");
+            if (JobPage(p.GetValue(coordinator)!, submitted) is { } page) Terminal.Info($"page: {page}");
             foreach (var e in submitted.Events.Where(e => e.Kind is "resume" or "warning"))
                 Terminal.Info(e.Kind == "warning" ? $"warning: {e.Reason}" : $"{submitted.Id} {e.Reason}");
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
@@ -143,6 +146,16 @@ public static class ClusterCommands
             return code == 0 && p.GetValue(job.Save) is { } save ? await CheckpointCommands.SaveFinalAsync(channel, done, save, ct) : code;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The job's page on the coordinator it was submitted to: the port the coordinator says, on the host the CLI reached
+    /// it at (the first of several), in its scheme. Null when the coordinator serves no page.
+    /// </summary>
+    public static string? JobPage(string coordinators, Job job)
+    {
+        if (job.PagePort <= 0 || !Uri.TryCreate(coordinators.Split(',')[0].Trim(), UriKind.Absolute, out var url)) return null;
+        return new UriBuilder(url.Scheme, url.Host, job.PagePort, $"/jobs/{Uri.EscapeDataString(job.Id)}").Uri.ToString();
     }
 
     public static Command Status()

@@ -18,9 +18,9 @@ public static class LocalCommand
         var dataDir = CommonOptions.DataDir();
         var metricsPort = new Option<int?>("--metrics-port")
         {
-            Description = "Serve /metrics on this port for the coordinator and on P+1+i for worker i (default: free ports)",
+            Description = "Serve the live page and /metrics on this port for the coordinator, and /metrics on P+1+i for worker i (default: free ports)",
         };
-        var noMetrics = new Option<bool>("--no-metrics") { Description = "Serve no /metrics endpoints (to measure their overhead)" };
+        var noMetrics = new Option<bool>("--no-metrics") { Description = "Serve no page and no /metrics endpoints (to measure their overhead)" };
         var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir, metricsPort, noMetrics };
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
@@ -60,6 +60,11 @@ public static class LocalCommand
                 Console.Error.WriteLine($"disttrain: {e.Status.Detail}");
                 return 1;
             }
+            // The page's link logs the browser in with the run's token (this machine's user holds its file anyway), and the
+            // page then drops the token from the address bar.
+            if (metricsPorts is not null)
+                Terminal.Info($"page: http://127.0.0.1:{metricsPorts[0]}/login?next={Uri.EscapeDataString($"/jobs/{submitted.Id}")}&token="
+                    + Uri.EscapeDataString(File.ReadAllText(cluster.TokenFile).Trim()));
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
             // The workers leave by themselves once the job has ended (a cancelled job's ranks stop together within a few
             // steps); the coordinator must outlive them so that their last reports land.

@@ -5,14 +5,21 @@ namespace DistTrain.Coordinator.Services;
 
 /// <summary>The Jobs API over <see cref="JobRegistry"/>, which reads and writes the job grains.</summary>
 [Grpc.Core.BindServiceMethod(typeof(JobsService), nameof(BindService))]
-public sealed class JobsService(JobRegistry registry) : Jobs.JobsBase
+public sealed class JobsService(JobRegistry registry, Web.WebPageAddress page) : Jobs.JobsBase
 {
     /// <summary>Binds the service with requests parsed strictly (<see cref="Protos.Security.StrictParsing"/>); the parameter is the generated
     /// base type, through which gRPC finds each method's override.</summary>
     public static void BindService(Grpc.Core.ServiceBinderBase binder, Jobs.JobsBase? service) => Jobs.BindService(new Protos.Security.StrictParsing(binder), service);
 
-    public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(() => registry.SubmitAsync(request.Spec));
-    public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(() => registry.GetAsync(request.Id));
+    public override Task<Job> Submit(SubmitJobRequest request, ServerCallContext context) => Errors.Map(async () => WithPage(await registry.SubmitAsync(request.Spec)));
+    public override Task<Job> Get(GetJobRequest request, ServerCallContext context) => Errors.Map(async () => WithPage(await registry.GetAsync(request.Id)));
+
+    // Where the job's page is, so that `submit` can print it (the host is the one the caller reached).
+    private Job WithPage(Job job)
+    {
+        job.PagePort = page.Port;
+        return job;
+    }
     public override Task<Job> Cancel(CancelJobRequest request, ServerCallContext context) => Errors.Map(() => registry.CancelAsync(request.Id));
 
     public override Task<ListJobsResponse> List(ListJobsRequest request, ServerCallContext context) => Errors.Map(async () =>

@@ -55,6 +55,13 @@ public sealed class TlsSettings
         o.ClientCertificateValidation = (certificate, _, _) => SignedByCa(certificate);
     }
 
+    /// <summary>
+    /// A browser's endpoint (the coordinator's page): the same certificate, and no client certificate asked even with
+    /// --mtls, since browsers bring none; the page asks for the cluster token instead.
+    /// </summary>
+    public void ServeBrowsers(Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions o) =>
+        o.ServerCertificate = _certificate ?? throw new ArgumentException("serving TLS needs --tls-cert and --tls-key");
+
     /// <summary>The client's side: verify the server against the CA (name included), and present this party's certificate with --mtls.</summary>
     public SslClientAuthenticationOptions Client() => new()
     {
