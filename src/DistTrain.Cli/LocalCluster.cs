@@ -33,6 +33,12 @@ public sealed class LocalCluster : IDisposable
     /// </summary>
     public string Token { get; } = Protos.Security.ClusterToken.New();
 
+    /// <summary>
+    /// What the page's link carries to log a browser in (only its coordinator gets it, through its environment): the link
+    /// is printed, and the token, which also gives gRPC access, never is.
+    /// </summary>
+    public string PageTicket { get; } = Protos.Security.ClusterToken.New();
+
     /// <summary>The run's token in a file readable by this user alone, for `--token-file`.</summary>
     public string TokenFile { get; }
 
@@ -55,8 +61,8 @@ public sealed class LocalCluster : IDisposable
     public async Task<string> StartCoordinatorAsync(IEnumerable<string> extraArgs, CancellationToken ct)
     {
         string url = $"http://127.0.0.1:{FreePort()}";
-        Start("coordinator", ["coordinator", "--bind", "127.0.0.1", "--port", new Uri(url).Port.ToString(), "--state-dir", Path.Combine(LogDirectory, "state"),
-            .. extraArgs]);
+        Start("coordinator", false, new Dictionary<string, string> { [Coordinator.Web.WebSession.TicketVariable] = PageTicket },
+            ["coordinator", "--bind", "127.0.0.1", "--port", new Uri(url).Port.ToString(), "--state-dir", Path.Combine(LogDirectory, "state"), .. extraArgs]);
         using var channel = Connect(url);
         var jobs = new Protos.Jobs.JobsClient(channel);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -81,7 +87,9 @@ public sealed class LocalCluster : IDisposable
     /// <summary>Starts `disttrain ARGS` as a child, its output in LogDirectory/NAME.log; <paramref name="keepStdin"/> leaves its input open.</summary>
     public Process Start(string name, params string[] args) => Start(name, false, args);
 
-    public Process Start(string name, bool keepStdin, params string[] args)
+    public Process Start(string name, bool keepStdin, params string[] args) => Start(name, keepStdin, null, args);
+
+    private Process Start(string name, bool keepStdin, IReadOnlyDictionary<string, string>? env, string[] args)
     {
         string host = Environment.ProcessPath ?? "dotnet";
         var psi = Path.GetFileNameWithoutExtension(host) == "dotnet"
@@ -93,6 +101,7 @@ public sealed class LocalCluster : IDisposable
         foreach (var (key, value) in DistTrain.Collectives.Grpc.RingProcessEnvironment.Variables)
             if (Environment.GetEnvironmentVariable(key) is null) psi.Environment[key] = value;
         psi.Environment[Protos.Security.ClusterToken.Variable] = Token;
+        foreach (var (key, value) in env ?? new Dictionary<string, string>()) psi.Environment[key] = value;
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {name}");
         lock (_processes) _processes.Add(process);
         var log = new StreamWriter(Path.Combine(LogDirectory, name + ".log")) { AutoFlush = true };

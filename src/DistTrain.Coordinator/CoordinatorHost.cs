@@ -2,8 +2,6 @@ using System.Net;
 using DistTrain.Coordinator.Services;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -28,7 +26,8 @@ public sealed record CoordinatorOptions(string Bind, int Port, string? DataDir, 
     string? CheckpointDir = null, ClusterSecurity? Security = null, WebEndpoint? Web = null);
 
 /// <summary>The address and port of a coordinator's HTTP/1.1 endpoint (port 0: a free one).</summary>
-public sealed record WebEndpoint(string Bind, int Port);
+/// <param name="Ticket">A secret that logs a browser in through a link, apart from the cluster token (see <see cref="Web.WebSession"/>).</param>
+public sealed record WebEndpoint(string Bind, int Port, string? Ticket = null);
 
 /// <summary>
 /// The coordinator process: the Jobs, Workers and Datasets services on a cleartext HTTP/2 endpoint, and an Orleans
@@ -91,13 +90,14 @@ public static class CoordinatorHost
         var pageAddress = new Web.WebPageAddress();
         builder.Services.AddSingleton(pageAddress);
         if (webIp is not null) MetricsHost.AddMetrics(builder, "coordinator");
-        ListenOptions? webListener = null;
+        ListenOptions? grpcListener = null, webListener = null;
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.Listen(ip, options.Port, l =>
             {
                 l.Protocols = HttpProtocols.Http2;
                 if (security.Tls is { CanServe: true } tls) l.UseHttps(tls.Serve);
+                grpcListener = l;
             });
             if (webIp is not null)
                 k.Listen(webIp, options.Web!.Port, l =>
@@ -110,7 +110,7 @@ public static class CoordinatorHost
         var app = builder.Build();
         // gRPC calls carry the token; the page's own requests (HTTP/1.1, which the gRPC endpoint does not speak) are
         // checked by its session, and /metrics stays open to scrapers as a worker's does.
-        app.UseWhen(context => !Web.WebPage.IsWebRequest(context), branch => branch.UseClusterToken(security.Token));
+        app.UseWhen(context => !pageAddress.Serves(context), branch => branch.UseClusterToken(security.Token));
         app.MapGrpcService<JobsService>();
         app.MapGrpcService<WorkersService>();
         app.MapGrpcService<DatasetsService>();
@@ -119,7 +119,13 @@ public static class CoordinatorHost
         if (webIp is not null)
         {
             MetricsHost.MapMetrics(app);
-            app.MapWebPage(new Web.WebSession(security.Token, loopbackOnly: IPAddress.IsLoopback(webIp)));
+            var session = new WebSession(security.Token, loopbackOnly: IPAddress.IsLoopback(webIp), security.Insecure, options.Web!.Ticket);
+            if (!session.PageServed)
+                log($"warning: the page is not served on {webIp} without a cluster token (only /metrics is): give --token-file, bind it to 127.0.0.1, "
+                    + "or pass --insecure for a read-only page");
+            else if (security.Token is null && !IPAddress.IsLoopback(webIp))
+                log($"warning: the page listens on {webIp} with no cluster token (--insecure): anyone who reaches it sees every job, read-only");
+            app.MapWebPage(session, log);
         }
         try
         {
@@ -130,15 +136,23 @@ public static class CoordinatorHost
             await app.DisposeAsync().ConfigureAwait(false);
             throw new IOException($"cannot listen on {options.Bind}:{options.Port} and {options.Web!.Bind}:{options.Web.Port}: {e.Message}", e);
         }
-        if (webListener?.IPEndPoint is { } bound)
+        // Kestrel writes the port it bound into each listener's endpoint (port 0 asks for a free one).
+        string scheme = security.Tls is { CanServe: true } ? "https" : "http";
+        if (webListener?.IPEndPoint is { } page)
         {
-            string host = webIp!.Equals(IPAddress.Any) || webIp.Equals(IPAddress.IPv6Any) ? "127.0.0.1" : bound.Address.ToString();
-            pageAddress.Port = bound.Port;
-            pageAddress.Url = $"{(security.Tls is { CanServe: true } ? "https" : "http")}://{host}:{bound.Port}/";
+            pageAddress.Port = page.Port;
+            pageAddress.Url = $"{scheme}://{UrlHost(page.Address)}:{page.Port}/";
         }
-        string grpc = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-            .First(a => new Uri(a).Port != pageAddress.Port || pageAddress.Port == 0);
-        return (app, grpc);
+        var grpc = grpcListener!.IPEndPoint!;
+        return (app, $"{scheme}://{UrlHost(grpc.Address, wildcard: grpc.Address)}:{grpc.Port}");
+    }
+
+    // How a URL names a bound address: a wildcard as this machine's loopback (or as itself, for the gRPC address, as
+    // before), an IPv6 address in brackets.
+    private static string UrlHost(IPAddress address, IPAddress? wildcard = null)
+    {
+        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any)) address = wildcard ?? IPAddress.Loopback;
+        return address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
     }
 
     /// <summary>The live page's root URL, when the coordinator serves one.</summary>

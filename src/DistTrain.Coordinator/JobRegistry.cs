@@ -343,11 +343,11 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>A worker's record, with its last heartbeat; null when it never registered.</summary>
     public Task<WorkerRecord?> WorkerAsync(string workerId) => WorkerGrain(workerId).Get();
 
-    /// <summary>Every job's record, newest first.</summary>
-    public async Task<IReadOnlyList<JobRecord>> RecordsAsync()
+    /// <summary>Every job's record, newest first (only the newest <paramref name="newest"/> when given).</summary>
+    public async Task<IReadOnlyList<JobRecord>> RecordsAsync(int newest = int.MaxValue)
     {
         var ids = await Index.Jobs();
-        return (await Task.WhenAll(ids.Reverse().Select(id => JobGrain(id).Get()))).OfType<JobRecord>().ToList();
+        return (await Task.WhenAll(ids.Reverse().Take(newest).Select(id => JobGrain(id).Get()))).OfType<JobRecord>().ToList();
     }
 
     /// <summary>Every job, newest first.</summary>

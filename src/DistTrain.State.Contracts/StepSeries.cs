@@ -63,19 +63,23 @@ public sealed record StepSeries(
         return merged.ToImmutable();
     }
 
-    // The weighted mean of two neighbours; a figure one of them lacks (0, or not finite) is taken from the other alone.
-    // The merged point keeps the later one's seq, epoch and step, so that seq stays increasing.
-    private static StepPoint Merge(StepPoint a, StepPoint b) => new(b.Seq,
-        (long)Mean(a.TimeUnixMs, a.Count, b.TimeUnixMs, b.Count, zeroIsMissing: false), b.Epoch, b.Step,
-        Mean(a.Loss, a.Count, b.Loss, b.Count, zeroIsMissing: false),
-        Mean(a.SamplesPerSecond, a.Count, b.SamplesPerSecond, b.Count),
-        Mean(a.StepSeconds, a.Count, b.StepSeconds, b.Count),
-        Mean(a.AllreduceSeconds, a.Count, b.AllreduceSeconds, b.Count),
-        a.Count + b.Count);
-
-    private static double Mean(double x, int nx, double y, int ny, bool zeroIsMissing = true)
+    // The weighted mean of two neighbours; a figure one of them lacks is taken from the other alone. A point lacks a
+    // throughput or step time it reported as 0 (not measured), and its allreduce time with its step time: 0 s of
+    // allreduce in a measured step (one worker) is a figure. The merged point keeps the later one's seq, epoch and step,
+    // so that seq stays increasing.
+    private static StepPoint Merge(StepPoint a, StepPoint b)
     {
-        bool hasX = double.IsFinite(x) && !(zeroIsMissing && x == 0), hasY = double.IsFinite(y) && !(zeroIsMissing && y == 0);
-        return hasX && hasY ? (x * nx + y * ny) / (nx + ny) : hasX ? x : hasY ? y : zeroIsMissing ? 0 : double.NaN;
+        bool timedA = Measured(a.StepSeconds), timedB = Measured(b.StepSeconds);
+        return new StepPoint(b.Seq, (long)Mean(a.TimeUnixMs, a.Count, true, b.TimeUnixMs, b.Count, true), b.Epoch, b.Step,
+            Mean(a.Loss, a.Count, double.IsFinite(a.Loss), b.Loss, b.Count, double.IsFinite(b.Loss)),
+            Mean(a.SamplesPerSecond, a.Count, Measured(a.SamplesPerSecond), b.SamplesPerSecond, b.Count, Measured(b.SamplesPerSecond)),
+            Mean(a.StepSeconds, a.Count, timedA, b.StepSeconds, b.Count, timedB),
+            Mean(a.AllreduceSeconds, a.Count, timedA, b.AllreduceSeconds, b.Count, timedB),
+            a.Count + b.Count);
     }
+
+    private static bool Measured(double x) => double.IsFinite(x) && x > 0;
+
+    private static double Mean(double x, int nx, bool hasX, double y, int ny, bool hasY) =>
+        hasX && hasY ? (x * nx + y * ny) / (nx + ny) : hasX ? x : y;
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
 namespace DistTrain.State;
@@ -17,7 +18,8 @@ namespace DistTrain.State;
 /// </summary>
 public sealed class JobGrain(
     [PersistentState("job", StateStorage.Name)] IPersistentState<JobGrainState> state,
-    [PersistentState("series", StateStorage.Name)] IPersistentState<JobSeriesState> series) : Grain, IJobGrain
+    [PersistentState("series", StateStorage.Name)] IPersistentState<JobSeriesState> series,
+    ILogger<JobGrain> logger) : Grain, IJobGrain
 {
     /// <summary>
     /// The per-step curve is written at most this often while a job trains (and at each epoch's end, at the job's end and
@@ -245,6 +247,8 @@ public sealed class JobGrain(
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             _seriesWrittenUtc = DateTime.UtcNow; // tried: the next try waits its interval too
+            logger.LogWarning("{Job}'s curve was not stored ({Error}); it is tried again in {Seconds} s",
+                this.GetPrimaryKeyString(), e.Message, SeriesWriteInterval.TotalSeconds);
         }
     }
 

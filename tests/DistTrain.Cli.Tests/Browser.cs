@@ -36,7 +36,7 @@ internal sealed class Browser : IDisposable
 
     /// <summary>
     /// Waits until <paramref name="condition"/> gives something other than its type's default (false, 0, null), and returns
-    /// it; a missing or stale element counts as not yet.
+    /// it; a missing or stale element, or one not clickable yet, counts as not yet.
     /// </summary>
     public T Until<T>(Func<IWebDriver, T> condition, TimeSpan timeout, string what)
     {
@@ -48,7 +48,8 @@ internal sealed class Browser : IDisposable
                 var value = condition(_driver);
                 if (!EqualityComparer<T>.Default.Equals(value, default!)) return value;
             }
-            catch (Exception e) when (e is NoSuchElementException or StaleElementReferenceException)
+            catch (Exception e) when (e is NoSuchElementException or StaleElementReferenceException or ElementClickInterceptedException
+                or ElementNotInteractableException)
             {
             }
             if (DateTime.UtcNow > deadline)

@@ -153,8 +153,14 @@ public class JobGrainTests : IAsyncLifetime
         for (int i = 0; i < 20; i++) await job.Update(new JobProgressed(1, i, 1.0 / (i + 1), 0.5, 1000));
         var files = Directory.GetFiles(_stateDir, "*", SearchOption.AllDirectories);
         Assert.DoesNotContain(files, f => f.EndsWith(".tmp", StringComparison.Ordinal)); // every write was renamed into place
-        string file = Assert.Single(files, f => f.Contains(job.GetPrimaryKeyString(), StringComparison.Ordinal));
+        // The record, and beside it the per-step curve (its first point written at once, the rest within its interval).
+        var mine = files.Where(f => f.Contains(job.GetPrimaryKeyString(), StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, mine.Count);
+        string file = Assert.Single(mine, f => Path.GetRelativePath(_stateDir, f).StartsWith("job" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
         using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
         Assert.Equal(19, doc.RootElement.GetProperty("State").GetProperty("Record").GetProperty("Step").GetInt32());
+        string curve = Assert.Single(mine, f => Path.GetRelativePath(_stateDir, f).StartsWith("series" + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+        using var series = System.Text.Json.JsonDocument.Parse(File.ReadAllText(curve));
+        Assert.True(series.RootElement.GetProperty("State").GetProperty("Series").GetProperty("Points").GetArrayLength() >= 1);
     }
 }

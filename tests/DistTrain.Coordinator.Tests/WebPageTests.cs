@@ -30,10 +30,19 @@ public class WebPageTests : IAsyncLifetime
         Directory.Delete(_state, recursive: true);
     }
 
-    private async Task<Uri> StartAsync(string? token, string webBind = "127.0.0.1")
+    private readonly List<string> _log = [];
+
+    private const string Ticket = "web-page-test-ticket-0123456789";
+
+    private async Task<Uri> StartAsync(string? token, string webBind = "127.0.0.1", bool insecure = false)
     {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
         (_app, _) = await CoordinatorHost.StartAsync(new CoordinatorOptions("127.0.0.1", 0, null, StateStorageChoice.File(_state),
-            Security: new ClusterSecurity(token), Web: new WebEndpoint(webBind, 0)), _ => { });
+            Security: new ClusterSecurity(token, Insecure: insecure), Web: new WebEndpoint(webBind, 0, Ticket)), _log.Add);
         return new Uri(CoordinatorHost.PageUrl(_app)!);
     }
 
@@ -95,40 +104,62 @@ public class WebPageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_login_link_carries_the_token_once_and_never_sends_the_browser_off_the_site()
+    public async Task A_login_link_carries_a_ticket_not_the_token_and_never_sends_the_browser_off_the_site()
     {
         var page = await StartAsync(Token);
         var cookies = new CookieContainer();
         using var browser = Client(page, cookies);
-        var link = await browser.GetAsync($"/login?next=%2F%2Fevil.example%2F&token={Token}");
+        // The token is never part of a link; a wrong ticket logs nobody in.
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync($"/login?next=%2F&token={Token}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync($"/login?next=%2F&ticket={Token}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync("/api/jobs")).StatusCode);
+        var link = await browser.GetAsync($"/login?next=%2F%2Fevil.example%2F&ticket={Ticket}");
         Assert.Equal(HttpStatusCode.SeeOther, link.StatusCode);
         Assert.Equal("/", link.Headers.Location!.OriginalString);
         Assert.Equal("no-referrer", link.Headers.GetValues("Referrer-Policy").Single());
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("/api/jobs")).StatusCode);
+        // Browsers drop a tab from a Location, which would make "/\t/evil.example" another site.
+        var tabbed = await browser.GetAsync("/login?next=%2F%09%2Fevil.example&ticket=x");
+        Assert.Equal("/", tabbed.Headers.Location!.OriginalString);
+        Assert.Equal("/", WebSession.SafeNext("/\t/evil.example"));
+        Assert.Equal("/", WebSession.SafeNext("/jobs/\u00e9"));
         Assert.Equal("/", WebSession.SafeNext("https://evil.example/"));
         Assert.Equal("/", WebSession.SafeNext("/\\evil.example"));
         Assert.Equal("/jobs/job-1", WebSession.SafeNext("/jobs/job-1"));
     }
 
     [Fact]
-    public async Task Without_a_token_a_page_beyond_loopback_is_read_only_and_on_loopback_it_may_act()
+    public async Task Without_a_token_the_page_is_served_on_loopback_only_to_loopback_names_and_beyond_only_read_only_with_insecure()
     {
+        // Beyond loopback without a token: /metrics only, and the coordinator says so.
         var page = await StartAsync(token: null, webBind: "0.0.0.0");
         using var anyone = Client(new Uri($"http://127.0.0.1:{page.Port}/"));
-        var session = await anyone.GetFromJsonAsync<JsonElement>("/api/session");
+        Assert.Contains(_log, l => l.Contains("the page is not served on 0.0.0.0 without a cluster token", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, (await anyone.GetAsync("/metrics")).StatusCode);
+        foreach (string path in new[] { "/", "/api/jobs", "/api/jobs/stream", "/login", "/jobs/job-1/checkpoints/00" })
+            Assert.Equal(HttpStatusCode.Forbidden, (await anyone.GetAsync(path)).StatusCode);
+
+        // With --insecure: readable, but no action and no model file.
+        page = await StartAsync(token: null, webBind: "0.0.0.0", insecure: true);
+        using var reader = Client(new Uri($"http://127.0.0.1:{page.Port}/"));
+        var session = await reader.GetFromJsonAsync<JsonElement>("/api/session");
         Assert.False(session.GetProperty("tokenRequired").GetBoolean());
         Assert.False(session.GetProperty("canAct").GetBoolean());
-        Assert.Equal(HttpStatusCode.OK, (await anyone.GetAsync("/api/jobs")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("/api/jobs")).StatusCode);
         var cancel = new HttpRequestMessage(HttpMethod.Post, "/api/jobs/job-1/cancel") { Headers = { { WebSession.ActionHeader, "cancel" } } };
-        var refused = await anyone.SendAsync(cancel);
+        var refused = await reader.SendAsync(cancel);
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
         Assert.Contains("read-only", (await refused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.GetAsync("/jobs/job-1/checkpoints/00")).StatusCode);
 
-        await _app!.StopAsync();
-        await _app.DisposeAsync();
+        // On loopback: it may act, but only for a loopback host name (a DNS-rebound site's name gets nothing).
         page = await StartAsync(token: null);
         using var local = Client(page);
         Assert.True((await local.GetFromJsonAsync<JsonElement>("/api/session")).GetProperty("canAct").GetBoolean());
+        var rebound = new HttpRequestMessage(HttpMethod.Get, "/api/jobs") { Headers = { Host = "evil.example" } };
+        Assert.Equal(HttpStatusCode.Forbidden, (await local.SendAsync(rebound)).StatusCode);
+        var named = new HttpRequestMessage(HttpMethod.Get, "/api/jobs") { Headers = { Host = $"localhost:{page.Port}" } };
+        Assert.Equal(HttpStatusCode.OK, (await local.SendAsync(named)).StatusCode);
         var index = await local.GetAsync("/");
         Assert.Equal("text/html; charset=utf-8", index.Content.Headers.ContentType!.ToString());
         var script = await local.GetAsync("/assets/app.js");

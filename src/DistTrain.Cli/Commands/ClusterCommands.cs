@@ -61,7 +61,8 @@ public static class ClusterCommands
                     + "or a checkpoint uploaded to one is missing on the others");
             var (app, bound) = await CoordinatorHost.StartAsync(new CoordinatorOptions(p.GetValue(bind)!, p.GetValue(port), p.GetValue(dataDir), choice,
                 p.GetValue(siloPort), p.GetValue(missed), Path.GetFullPath(p.GetValue(checkpointDir) ?? Path.Combine(state, "checkpoints")), secure,
-                p.GetValue(metricsPort) is { } web ? new WebEndpoint(p.GetValue(metricsBind)!, web) : null),
+                p.GetValue(metricsPort) is { } web
+                    ? new WebEndpoint(p.GetValue(metricsBind)!, web, Environment.GetEnvironmentVariable(DistTrain.Coordinator.Web.WebSession.TicketVariable)) : null),
                 Terminal.Info, ct);
             if (CoordinatorHost.PageUrl(app) is { } page)
                 Terminal.Info($"coordinator page at {page} (metrics at {page}metrics)" + (secure.Token is null ? "" : "; it asks for the cluster token"));

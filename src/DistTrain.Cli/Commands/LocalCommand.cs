@@ -60,11 +60,11 @@ public static class LocalCommand
                 Console.Error.WriteLine($"disttrain: {e.Status.Detail}");
                 return 1;
             }
-            // The page's link logs the browser in with the run's token (this machine's user holds its file anyway), and the
-            // page then drops the token from the address bar.
+            // The page's link logs the browser in with the run's page ticket (never the token, which is never printed), and the
+            // page then drops the ticket from the address bar.
             if (metricsPorts is not null)
-                Terminal.Info($"page: http://127.0.0.1:{metricsPorts[0]}/login?next={Uri.EscapeDataString($"/jobs/{submitted.Id}")}&token="
-                    + Uri.EscapeDataString(File.ReadAllText(cluster.TokenFile).Trim()));
+                Terminal.Info($"page: http://127.0.0.1:{metricsPorts[0]}/login?next={Uri.EscapeDataString($"/jobs/{submitted.Id}")}&ticket="
+                    + Uri.EscapeDataString(cluster.PageTicket));
             var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
             // The workers leave by themselves once the job has ended (a cancelled job's ranks stop together within a few
             // steps); the coordinator must outlive them so that their last reports land.

@@ -18,7 +18,10 @@ public static class EventStream
     public sealed record Message(string Event, byte[] Json, bool Last = false);
 
     /// <summary>Sends <paramref name="next"/>'s messages until the client goes, the coordinator stops, or a message is the last.</summary>
-    public static async Task RunAsync(HttpContext context, JobRegistry registry, Func<CancellationToken, Task<Message>> next, CancellationToken stopping)
+    /// <param name="log">Where a failure to make a message (a storage outage, say) is told, in one line; the stream then ends, and
+    /// the browser reconnects.</param>
+    public static async Task RunAsync(HttpContext context, JobRegistry registry, Func<CancellationToken, Task<Message>> next, Action<string> log,
+        CancellationToken stopping)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -43,9 +46,13 @@ public static class EventStream
                 await Task.WhenAll(Task.WhenAny(changed, Task.Delay(MaxInterval, ct)), Task.Delay(MinInterval, ct));
             }
         }
-        catch (Exception e) when (ct.IsCancellationRequested && e is OperationCanceledException or IOException)
+        catch (Exception) when (ct.IsCancellationRequested)
         {
             // The browser left, or the coordinator is stopping: the stream just ends.
+        }
+        catch (Exception e)
+        {
+            log($"warning: the page's stream {context.Request.Path} ended: {e.GetType().Name}: {e.Message}");
         }
     }
 

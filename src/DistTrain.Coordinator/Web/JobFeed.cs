@@ -2,8 +2,8 @@ namespace DistTrain.Coordinator.Web;
 
 /// <summary>
 /// One viewer's feed of a job's page: each turn the whole record (status, epochs, events, members), and of the per-step
-/// curve only the points this viewer has not had. After the grain merged old points (<see cref="State.StepSeries"/>),
-/// or on the first turn, the whole curve again, marked as a reset.
+/// curve only the points this viewer has not had. After the grain merged old points (<see cref="State.StepSeries"/>) or
+/// lost unwritten ones, or on the first turn, the whole curve again, marked as a reset.
 /// </summary>
 public sealed class JobFeed(JobRegistry registry, string jobId, bool canAct)
 {
@@ -17,7 +17,9 @@ public sealed class JobFeed(JobRegistry registry, string jobId, bool canAct)
         var record = await registry.RecordAsync(jobId);
         var series = await registry.SeriesAsync(jobId);
         var members = await Task.WhenAll(record.WorkerIds.Select(registry.WorkerAsync));
-        bool reset = !_sent || series.Merges != _merges;
+        // A reset also when the curve went back (its grain was restored from storage after a crash, without the points it
+        // had not written yet): the new points reuse the lost ones' numbers.
+        bool reset = !_sent || series.Merges != _merges || series.LastSeq < _lastSeq;
         var points = (reset ? series.Points : series.After(_lastSeq)).Select(WebViews.Point).ToList();
         (_sent, _lastSeq, _merges) = (true, series.LastSeq, series.Merges);
         var now = DateTime.UtcNow;

@@ -17,6 +17,13 @@ public sealed class WebPageAddress
 
     /// <summary>The page's root URL for this machine's browsers, e.g. http://127.0.0.1:9464/.</summary>
     public string? Url { get; set; }
+
+    /// <summary>
+    /// A request on the page's endpoint (HTTP/1.1, the page's port), not a gRPC call: those come over HTTP/2 to the
+    /// gRPC endpoint, where the cluster token is checked, and nothing else may skip that check.
+    /// </summary>
+    public bool Serves(HttpContext context) => Port > 0 && context.Connection.LocalPort == Port
+        && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol));
 }
 
 /// <summary>
@@ -31,18 +38,18 @@ public static class WebPage
     private const string ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
         + "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
-    /// <summary>A request on the HTTP/1.1 endpoint (the page, /metrics), not a gRPC call: gRPC's endpoint speaks HTTP/2 only.</summary>
-    public static bool IsWebRequest(HttpContext context) => !HttpMethods.IsConnect(context.Request.Method)
-        && (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol));
+    /// <summary>The most jobs the jobs page lists, newest first: each message reads every one of them.</summary>
+    public const int MaxListedJobs = 200;
 
-    public static void MapWebPage(this WebApplication app, WebSession session)
+    public static void MapWebPage(this WebApplication app, WebSession session, Action<string> log)
     {
+        var address = app.Services.GetRequiredService<WebPageAddress>();
         var registry = app.Services.GetRequiredService<JobRegistry>();
         var keeper = app.Services.GetRequiredService<CheckpointKeeper>();
         var stopping = app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         app.Use((context, next) =>
         {
-            if (IsWebRequest(context))
+            if (address.Serves(context))
             {
                 var headers = context.Response.Headers;
                 headers.ContentSecurityPolicy = ContentSecurityPolicy;
@@ -54,9 +61,12 @@ public static class WebPage
         });
 
         // The app's pages: one document, which renders the route it is opened at.
-        RequestDelegate page = context => session.Authenticated(context)
-            ? WebAssets.ServeAsync(context, "index.html")
-            : Redirect(context, "/login?next=" + Uri.EscapeDataString(context.Request.Path + context.Request.QueryString));
+        RequestDelegate page = context => session.Refusal(context) switch
+        {
+            null => WebAssets.ServeAsync(context, "index.html"),
+            (StatusCodes.Status401Unauthorized, _) => Redirect(context, "/login?next=" + Uri.EscapeDataString(context.Request.Path + context.Request.QueryString)),
+            var (status, why) => Text(context, status, why),
+        };
         app.MapGet("/", page);
         app.MapGet("/workers", page);
         app.MapGet("/jobs/{id}", page);
@@ -65,10 +75,11 @@ public static class WebPage
         app.MapGet("/login", context =>
         {
             string next = WebSession.SafeNext(context.Request.Query["next"]);
+            if (!session.PageServed) return Text(context, StatusCodes.Status403Forbidden, session.Refusal(context)!.Value.Why);
             if (!session.TokenRequired || session.Authenticated(context)) return Redirect(context, next);
-            // A link that carries the token (`disttrain local` prints one): log in, then drop the token from the address bar.
-            if (context.Request.Query.TryGetValue("token", out var token))
-                return session.TryLogin(context, token) ? Redirect(context, next) : LoginPage(context, next, "That is not this cluster's token.");
+            // A link that carries a login ticket (`disttrain local` prints one): log in, then drop it from the address bar.
+            if (context.Request.Query.TryGetValue("ticket", out var ticket))
+                return session.TryTicket(context, ticket) ? Redirect(context, next) : LoginPage(context, next, "That link's ticket is not this coordinator's.");
             return LoginPage(context, next, "");
         });
         app.MapPost("/login", async context =>
@@ -94,10 +105,10 @@ public static class WebPage
         app.MapGet("/api/session", context => Json(context, new { session.TokenRequired, Authenticated = session.Authenticated(context), CanAct = session.CanAct(context) }));
         app.MapGet("/api/jobs", Guarded(session, async context => await Json(context, await JobListAsync(registry))));
         app.MapGet("/api/jobs/stream", Guarded(session, context => EventStream.RunAsync(context, registry,
-            async _ => new EventStream.Message("jobs", JsonSerializer.SerializeToUtf8Bytes(await JobListAsync(registry), WebViews.Json)), stopping)));
+            async _ => new EventStream.Message("jobs", JsonSerializer.SerializeToUtf8Bytes(await JobListAsync(registry), WebViews.Json)), log, stopping)));
         app.MapGet("/api/workers", Guarded(session, async context => await Json(context, await WorkerListAsync(registry))));
         app.MapGet("/api/workers/stream", Guarded(session, context => EventStream.RunAsync(context, registry,
-            async _ => new EventStream.Message("workers", JsonSerializer.SerializeToUtf8Bytes(await WorkerListAsync(registry), WebViews.Json)), stopping)));
+            async _ => new EventStream.Message("workers", JsonSerializer.SerializeToUtf8Bytes(await WorkerListAsync(registry), WebViews.Json)), log, stopping)));
         app.MapGet("/api/jobs/{id}", Guarded(session, async context =>
         {
             string id = (string)context.Request.RouteValues["id"]!;
@@ -124,7 +135,7 @@ public static class WebPage
             {
                 var (json, final) = await feed.NextAsync();
                 return new EventStream.Message("job", json, final);
-            }, stopping);
+            }, log, stopping);
         }));
         app.MapPost("/api/jobs/{id}/cancel", Guarded(session, async context =>
         {
@@ -132,7 +143,7 @@ public static class WebPage
             if (!session.CanAct(context))
             {
                 await Error(context, StatusCodes.Status403Forbidden,
-                    "this page is read-only: the coordinator has no cluster token and its page listens beyond this machine (cancel with `disttrain cancel`)");
+                    "this page is read-only: the coordinator has no cluster token and its page listens beyond this machine (--insecure); cancel with `disttrain cancel`");
                 return;
             }
             if (!WebSession.IsAction(context, "cancel"))
@@ -154,14 +165,15 @@ public static class WebPage
                 await Error(context, StatusCodes.Status409Conflict, e.Message);
             }
         }));
-        app.MapGet("/jobs/{id}/checkpoints/{digest}", Guarded(session, context => DownloadAsync(context, registry, keeper,
-            (string)context.Request.RouteValues["id"]!, (string)context.Request.RouteValues["digest"]!)));
+        app.MapGet("/jobs/{id}/checkpoints/{digest}", Guarded(session, context => session.CanAct(context)
+            ? DownloadAsync(context, registry, keeper, (string)context.Request.RouteValues["id"]!, (string)context.Request.RouteValues["digest"]!)
+            : Error(context, StatusCodes.Status403Forbidden, "this page is read-only (no cluster token): it serves no model files")));
     }
 
     private static async Task<object> JobListAsync(JobRegistry registry) => new
     {
         Now = WebViews.UnixMs(DateTime.UtcNow),
-        Jobs = (await registry.RecordsAsync()).Select(WebViews.Summary).ToList(),
+        Jobs = (await registry.RecordsAsync(MaxListedJobs)).Select(WebViews.Summary).ToList(),
     };
 
     private static async Task<object> WorkerListAsync(JobRegistry registry)
@@ -204,9 +216,16 @@ public static class WebPage
     }
 
     // The API answers a caller without the session 401, naming what to do; the page then sends the browser to log in.
-    private static RequestDelegate Guarded(WebSession session, RequestDelegate handler) => context => session.Authenticated(context)
-        ? handler(context)
-        : Error(context, StatusCodes.Status401Unauthorized, "log in with the cluster token at /login (or send 'authorization: Bearer TOKEN')");
+    private static RequestDelegate Guarded(WebSession session, RequestDelegate handler) => context => session.Refusal(context) is var (status, why)
+        ? Error(context, status, why)
+        : handler(context);
+
+    private static Task Text(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text + "\n", context.RequestAborted);
+    }
 
     private static Task LoginPage(HttpContext context, string next, string error)
     {

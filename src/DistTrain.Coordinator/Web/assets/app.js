@@ -194,6 +194,9 @@
       try {
         const res = await fetch('/api/session', SAME_ORIGIN);
         if (res.status === 401) { toLogin(); return; }
+        // The session ended (a logout in another tab, a new token): the stream is refused until the user logs in again.
+        const session = res.ok ? await res.json() : null;
+        if (session && session.tokenRequired && !session.authenticated) { toLogin(); return; }
       } catch (_) { /* server unreachable: keep retrying */ }
       const delay = Math.min(30000, 2000 * Math.pow(2, failures++));
       setConnection('offline', 'Offline, retrying in ' + Math.round(delay / 1000) + ' s');
@@ -201,6 +204,30 @@
     }
 
     connect();
+  }
+
+  // Rows are patched in place, cell by cell: a row replaced while the pointer is on its link would swallow a click
+  // whose press and release straddle the replacement, and a running job's row changes several times a second.
+  function syncRows(body, items, keyOf, render) {
+    const existing = new Map();
+    for (const tr of body.children) if (tr.dataset.key) existing.set(tr.dataset.key, tr);
+    const rows = items.map(item => {
+      const fresh = render(item);
+      fresh.dataset.key = keyOf(item);
+      const tr = existing.get(fresh.dataset.key);
+      if (!tr) return fresh;
+      for (const a of fresh.attributes) if (tr.getAttribute(a.name) !== a.value) tr.setAttribute(a.name, a.value);
+      const cells = [...fresh.children];
+      cells.forEach((c, i) => {
+        const old = tr.children[i];
+        if (!old) tr.appendChild(c);
+        else if (old.outerHTML !== c.outerHTML) tr.replaceChild(c, old);
+      });
+      while (tr.children.length > cells.length) tr.lastElementChild.remove();
+      return tr;
+    });
+    const inOrder = rows.length === body.children.length && rows.every((tr, i) => body.children[i] === tr);
+    if (!inOrder) body.replaceChildren(...rows);
   }
 
   // --------------------------------------------------------------- jobs page
@@ -228,7 +255,7 @@
     openStream('/api/jobs/stream', {
       jobs(data) {
         const jobs = data.jobs || [];
-        body.replaceChildren(...jobs.map(jobRow));
+        syncRows(body, jobs, j => j.id, jobRow);
         setEmpty(body, jobs.length === 0);
       }
     });
@@ -258,7 +285,7 @@
     openStream('/api/workers/stream', {
       workers(data) {
         const workers = data.workers || [];
-        body.replaceChildren(...workers.map(w => workerRow(w, data.now || serverNow())));
+        syncRows(body, workers, w => w.id, w => workerRow(w, data.now || serverNow()));
         setEmpty(body, workers.length === 0);
       }
     });
