@@ -8,7 +8,7 @@ namespace DistTrain.Cli.Tests;
 /// <summary>
 /// The coordinator's live page in a real browser (Debian's chromium through Selenium and chromium-driver), against real
 /// processes: a `disttrain local` run whose page fills in while it trains, shows the same figures as `status --json`,
-/// and cancels a second job with its button; and a coordinator killed with SIGKILL and started again on the same
+/// cancels a second job with its button, and stays up with the whole run once it has ended (--stay); and a coordinator killed with SIGKILL and started again on the same
 /// state, whose page still draws the whole run it had finished. Screenshots go to screenshots/ beside the tests; the
 /// README's is the first test's job-page.png.
 /// </summary>
@@ -32,7 +32,7 @@ public class LivePageTests : IDisposable
         Assert.True(Directory.Exists(digits), $"the MNIST cache {digits} is missing; run 'disttrain data fetch mnist' first");
         int port = BackgroundProcess.FreePort();
         using var run = BackgroundProcess.Disttrain(["local", "--workers", "2", "--dataset", "mnist", "--model", "mnist-cnn", "--epochs", "500",
-            "--data-dir", digits, "--metrics-port", port.ToString(CultureInfo.InvariantCulture)], Env());
+            "--data-dir", digits, "--metrics-port", port.ToString(CultureInfo.InvariantCulture), "--stay"], Env());
         string coordinator = Regex.Match(run.WaitForLine(l => l.StartsWith("coordinator http://", StringComparison.Ordinal), Patience),
             @"coordinator (http://\S+)").Groups[1].Value;
         string tokenFile = Regex.Match(run.WaitForLine(l => l.Contains("--token-file", StringComparison.Ordinal), TimeSpan.FromSeconds(5)),
@@ -109,9 +109,16 @@ public class LivePageTests : IDisposable
             phone.Screenshot(Path.Combine(Screenshots, "job-page-phone.png"));
         }
 
+        // Cancelled, the run's page stays up (--stay) with the whole run on it, until SIGTERM ends every process.
+        int drawn = LossPoints(browser.Driver);
         var cancel = CliProcess.Run(["cancel", "job-1", .. cli], timeoutSeconds: 60);
         Assert.True(cancel.ExitCode == 0, cancel.Stderr);
-        Assert.Equal(1, run.ExitsWithin(Patience));
+        run.WaitForLine(l => l.StartsWith("the page stays up at ", StringComparison.Ordinal), Patience);
+        browser.Open($"http://127.0.0.1:{port}/jobs/job-1");
+        browser.Until(d => Browser.Attribute(d, "#job-status", "data-status") == "cancelled", Patience, "job-1 cancelled");
+        Assert.True(browser.Until(d => LossPoints(d), Patience, "the curve of the ended run") >= drawn);
+        run.Signal(15);
+        run.WaitForExit(Patience);
         BackgroundProcess.AssertAllGone(run.Output);
     }
 

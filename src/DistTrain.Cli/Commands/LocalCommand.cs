@@ -21,7 +21,8 @@ public static class LocalCommand
             Description = "Serve the live page and /metrics on this port for the coordinator, and /metrics on P+1+i for worker i (default: free ports)",
         };
         var noMetrics = new Option<bool>("--no-metrics") { Description = "Serve no page and no /metrics endpoints (to measure their overhead)" };
-        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir, metricsPort, noMetrics };
+        var stay = new Option<bool>("--stay") { Description = "Keep the coordinator and its page up after the job ends, until Ctrl-C or SIGTERM" };
+        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir, metricsPort, noMetrics, stay };
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
@@ -72,6 +73,18 @@ public static class LocalCommand
             int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds, metricsUrls);
             if (code == 0 && p.GetValue(job.Save) is { } save) code = await CheckpointCommands.SaveFinalAsync(channel, done, save, ct);
             if (code != 0) Console.Error.WriteLine($"disttrain: the processes' logs are in {cluster.LogDirectory}");
+            if (p.GetValue(stay) && metricsPorts is not null)
+            {
+                // The workers have left; the coordinator stays, so that the page shows the finished run until the user is done.
+                Terminal.Info($"the page stays up at http://127.0.0.1:{metricsPorts[0]}/jobs/{submitted.Id} until Ctrl-C");
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
             return code;
         });
         return command;
