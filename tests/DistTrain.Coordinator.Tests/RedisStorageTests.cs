@@ -49,7 +49,7 @@ public sealed class RedisStorageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Job_state_in_redis_survives_a_silo_restart_and_refuses_illegal_changes()
+    public async Task Job_state_and_its_curve_in_redis_survive_a_silo_restart_and_refuse_illegal_changes()
     {
         var storage = StateStorageChoice.Parse($"redis=127.0.0.1:{_port}", "/unused");
         Assert.Equal("redis", storage.Kind);
@@ -61,6 +61,9 @@ public sealed class RedisStorageTests : IAsyncLifetime
             id = job.Id;
             var grain = silo.Grains.GetGrain<IJobGrain>(id);
             await grain.Update(new JobStarted(["http://10.0.0.1:7000"], 1, ["w1"]));
+            // Two step reports, one diverged: the per-step curve is stored beside the record (at the epoch's end).
+            await grain.Update(new JobProgressed(1, 3, 2.3, 0, 900, 0.1, 0.02));
+            await grain.Update(new JobProgressed(1, 6, double.NaN, 0, 950, 0.1, 0.02));
             await grain.Update(new JobEpochEnded(new EpochRecord(1, 0.4, 0.88, 0.35, 0.9, 1000, 2)));
             await grain.Update(new JobEpochEnded(new EpochRecord(2, double.NaN, 0.1, double.PositiveInfinity, 0.1, 1000, 2))); // diverged
             await grain.Update(new JobCompleted());
@@ -72,6 +75,10 @@ public sealed class RedisStorageTests : IAsyncLifetime
             Assert.Equal(JobPhase.Completed, record.Phase);
             Assert.Equal(0.9, record.History[0].TestAccuracy);
             Assert.True(double.IsNaN(record.History[1].Loss) && double.IsPositiveInfinity(record.History[1].TestLoss), "non-finite figures survive");
+            var curve = await silo.Grains.GetGrain<IJobGrain>(id).Series();
+            Assert.Equal((2, 2L), (curve.Points.Count, curve.LastSeq));
+            Assert.Equal((3, 2.3, 0.02), (curve.Points[0].Step, curve.Points[0].Loss, curve.Points[0].AllreduceSeconds));
+            Assert.True(double.IsNaN(curve.Points[1].Loss), "a diverged step's loss survives as NaN");
             var e = await Assert.ThrowsAsync<InvalidJobChangeException>(() => silo.Grains.GetGrain<IJobGrain>(id).Update(new JobCancelled("late")));
             Assert.Contains("is Completed (final); it cannot cancel", e.Message);
             Assert.Contains(id, await silo.Grains.GetGrain<IJobIndexGrain>("coordinator").Jobs());
