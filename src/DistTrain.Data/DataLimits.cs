@@ -23,4 +23,10 @@ public static class DataLimits
 
     /// <summary>All review files of an aclImdb directory together: 1 GiB. The real corpus is about 130 MB.</summary>
     public const long MaxCorpusBytes = 1L << 30;
+
+    /// <summary>A CSV or TSV file: 1 GiB.</summary>
+    public const long MaxTableBytes = 1L << 30;
+
+    /// <summary>Values a table may hold (rows × columns): 256 Mi, 1 GiB as float32.</summary>
+    public const long MaxTableValues = 1L << 28;
 }
