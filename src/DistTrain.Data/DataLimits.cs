@@ -29,4 +29,23 @@ public static class DataLimits
 
     /// <summary>Values a table may hold (rows × columns): 256 Mi, 1 GiB as float32.</summary>
     public const long MaxTableValues = 1L << 28;
+
+    /// <summary>A .npy header: 64 KiB. numpy writes about 128 bytes and by default refuses to read more than 10,000.</summary>
+    public const int MaxNpyHeaderBytes = 64 << 10;
+
+    /// <summary>Dimensions of a .npy array: 8. Images with a batch and channels take 4.</summary>
+    public const int MaxArrayDimensions = 8;
+
+    /// <summary>Elements of one .npy array: 2^30, 4 GiB once converted to float32. A .NET array holds fewer than 2^31
+    /// elements, and MNIST's training images are 47 million.</summary>
+    public const long MaxArrayElements = 1L << 30;
+
+    /// <summary>Data one .npy header may promise: 4 GiB (2^29 float64 elements, say).</summary>
+    public const long MaxArrayBytes = 1L << 32;
+
+    /// <summary>Arrays in one .npz archive: 64. np.savez of a dataset writes two to four (x, y, or train and test of each).</summary>
+    public const int MaxNpzEntries = 64;
+
+    /// <summary>Bytes decompressed from one .npz archive, all entries together: 8 GiB, two arrays at the per-array bound.</summary>
+    public const long MaxNpzBytes = 1L << 33;
 }
