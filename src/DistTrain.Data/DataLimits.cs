@@ -36,16 +36,19 @@ public static class DataLimits
     /// <summary>Dimensions of a .npy array: 8. Images with a batch and channels take 4.</summary>
     public const int MaxArrayDimensions = 8;
 
-    /// <summary>Elements of one .npy array: 2^30, 4 GiB once converted to float32. A .NET array holds fewer than 2^31
-    /// elements, and MNIST's training images are 47 million.</summary>
-    public const long MaxArrayElements = 1L << 30;
+    /// <summary>Elements of one .npy array: 2^28, 1 GiB once converted to float32. MNIST's training images are 47 million.</summary>
+    public const long MaxArrayElements = 1L << 28;
 
-    /// <summary>Data one .npy header may promise: 4 GiB (2^29 float64 elements, say).</summary>
-    public const long MaxArrayBytes = 1L << 32;
+    /// <summary>Data one .npy header may promise: 1 GiB (2^27 float64 elements, or the most uint8 ones).</summary>
+    public const long MaxArrayBytes = 1L << 30;
 
     /// <summary>Arrays in one .npz archive: 64. np.savez of a dataset writes two to four (x, y, or train and test of each).</summary>
     public const int MaxNpzEntries = 64;
 
-    /// <summary>Bytes decompressed from one .npz archive, all entries together: 8 GiB, two arrays at the per-array bound.</summary>
-    public const long MaxNpzBytes = 1L << 33;
+    /// <summary>Bytes decompressed from one .npz archive, all entries together: 4 GiB.</summary>
+    public const long MaxNpzBytes = 1L << 32;
+
+    /// <summary>Elements of all arrays of one .npz together: 2^29, 2 GiB as float32. Counted from each entry's header before
+    /// its data is read, since a uint8 entry of zeros deflates a thousandfold and then takes four bytes an element.</summary>
+    public const long MaxNpzElements = 1L << 29;
 }

@@ -104,4 +104,46 @@ public class CsvTests
         Assert.Contains("no such file", Assert.Throws<DataException>(() => Csv.Read(path + ".missing")).Message);
         Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
     }
+
+    [Fact]
+    public void A_line_of_a_million_quotes_is_read_in_one_pass()
+    {
+        var t = Read("f,label\n1,a" + new string('"', 1_000_000) + "\n");
+        Assert.Equal(1, t.Rows);
+        Assert.Single(t.Classes!);
+    }
+
+    [Fact]
+    public void Labels_keep_the_kind_of_the_first_row_and_words_are_bounded()
+    {
+        Assert.Contains("t.csv line 3, column 2 ('label'): the label 'cat' is a word, but the labels above it are numbers", Error("f,label\n1,0\n2,cat\n"));
+        var words = Read("f,label\n1,cat\n2,7\n");
+        Assert.Equal(["7", "cat"], words.Classes);
+        var many = "f,label\n" + string.Concat(Enumerable.Range(0, LabelColumn.MaxClasses + 1).Select(i => $"1,c{i}\n"));
+        Assert.Contains($"more than {LabelColumn.MaxClasses:N0} different word labels", Error(many));
+    }
+
+    [Fact]
+    public void The_header_guess_takes_a_missing_value_for_one_and_a_pandas_header_of_column_numbers_for_a_header()
+    {
+        Assert.Contains("t.csv line 1, column 2 ('column 2') is empty", Error("5.1,,1.4,setosa\n4.9,3.0,1.4,setosa\n"));
+        var pandas = Read("0,1,2\n5,6,1\n7,8,0\n");
+        Assert.Equal(2, pandas.Rows);
+        Assert.Equal(["0", "1"], pandas.FeatureNames);
+    }
+
+    [Fact]
+    public void A_file_cannot_put_terminal_escapes_into_a_message()
+    {
+        string message = Error("a,label\n\u001b[31mred,0\n");
+        Assert.DoesNotContain("\u001b", message);
+        Assert.Contains("'\\u001b[31mred' is not a number", message);
+    }
+
+    [Fact]
+    public void A_lone_carriage_return_inside_quotes_counts_as_a_line()
+    {
+        // Old Mac line breaks: the quoted label spans lines 2 and 3, so the bad row is line 4.
+        Assert.Contains("t.csv line 4, column 1 ('f'): 'x' is not a number", Error("f,label\r1,\"a\rb\"\rx,0\r"));
+    }
 }

@@ -181,10 +181,10 @@ public class NpyTests : IDisposable
     [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1), }", "the shape has more than 8 dimensions")]
     [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (123456789012345678901234567890,), }", "dimension 0 of the shape is 123456789012345678901234567890, beyond any array")]
     [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", "the header says shape (1099511627776, 1099511627776) of <f4, which is")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", "elements, above the limit of 1,073,741,824 elements")]
-    [InlineData("{'descr': '<i8', 'fortran_order': False, 'shape': (999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999), }", "above the limit of 1,073,741,824 elements")]
-    [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (600000000,), }", "which is 4,800,000,000 bytes, above the limit of 4,294,967,296 bytes")]
-    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5000000000), }", "whose dimension 1 is 5,000,000,000, above the limit of 1,073,741,824")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", "elements, above the limit of 268,435,456 elements")]
+    [InlineData("{'descr': '<i8', 'fortran_order': False, 'shape': (999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999, 999999999999999999), }", "above the limit of 268,435,456 elements")]
+    [InlineData("{'descr': '<f8', 'fortran_order': False, 'shape': (200000000,), }", "which is 1,600,000,000 bytes, above the limit of 1,073,741,824 bytes")]
+    [InlineData("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 5000000000), }", "whose dimension 1 is 5,000,000,000, above the limit of 268,435,456")]
     [InlineData("{'descr': '|O', 'fortran_order': False, 'shape': (3,), }", "pickles are never loaded here")]
     [InlineData("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", "dtype '>f4' is big-endian")]
     [InlineData("{'descr': '>i8', 'fortran_order': False, 'shape': (2,), }", "save it with arr.astype('<i8')")]
@@ -294,16 +294,16 @@ public class NpyTests : IDisposable
     [Fact]
     public void A_header_that_promises_a_gigabyte_costs_only_what_the_file_holds()
     {
-        // 2^30 one-byte elements, the most allowed, over 100 bytes of data.
-        var bytes = NpyBytes(Dict("(1073741824,)", "'|u1'"), new byte[100]);
+        // 2^28 one-byte elements, the most allowed, over 100 bytes of data.
+        var bytes = NpyBytes(Dict("(268435456,)", "'|u1'"), new byte[100]);
         long before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<DataException>(() => ReadBytes(bytes));
-        Assert.Contains("which is 1,073,741,824 bytes, but the file holds 100 after its header", e.Message);
+        Assert.Contains("which is 268,435,456 bytes, but the file holds 100 after its header", e.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 16L << 20, "a stream of unknown length made the reader allocate more than 16 MiB");
         string path = Put(bytes);
         before = GC.GetAllocatedBytesForCurrentThread();
         e = Assert.Throws<DataException>(() => Npy.Read(path));
-        Assert.Contains("which is 1,073,741,824 bytes, but the file holds 100 after its header", e.Message);
+        Assert.Contains("which is 268,435,456 bytes, but the file holds 100 after its header", e.Message);
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "a file of known length made the reader allocate more than 1 MiB");
     }
 

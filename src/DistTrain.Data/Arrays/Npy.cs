@@ -57,7 +57,11 @@ public static class Npy
     /// <param name="source">Names the data in errors: a path, or an archive and entry.</param>
     /// <param name="length">The bytes from the current position to the end, when known (a file's length): a file
     /// whose size disagrees with its header is then refused before its data is read.</param>
-    public static NpyArray Read(Stream stream, string source, long? length = null)
+    public static NpyArray Read(Stream stream, string source, long? length = null) => Read(stream, source, length, DataLimits.MaxArrayElements, null);
+
+    /// <summary>As <see cref="Read(Stream, string, long?)"/>, with at most <paramref name="maxElements"/> elements, which
+    /// <paramref name="limitName"/> names in the refusal (an .npz's budget for its remaining entries).</summary>
+    internal static NpyArray Read(Stream stream, string source, long? length, long maxElements, string? limitName)
     {
         ArgumentNullException.ThrowIfNull(stream);
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), length, "a length is 0 or more");
@@ -72,6 +76,8 @@ public static class Npy
                 throw new DataException($"{source}: the header says {what} in Fortran (column-major) order; this reader takes C (row-major) order: " +
                     "save it with np.save(f, np.ascontiguousarray(arr)), or arr.copy(order='C')");
             long count = ElementCount(header.Shape, dtype, source, what);
+            if (count > maxElements)
+                throw new DataException($"{source}: the header says {what}, which is {count:N0} elements, above {limitName ?? "the limit"} of {maxElements:N0}");
             long dataBytes = count * dtype.Size;
             if (length is { } total)
             {
@@ -82,8 +88,9 @@ public static class Npy
             var data = ReadData(stream, dtype, count, source, what);
             return new NpyArray([.. header.Shape.Select(d => (int)d)], data);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IndexOutOfRangeException or ArgumentOutOfRangeException)
         {
+            // A corrupt deflate stream under an .npz entry: .NET's decompressors have thrown each of these on fuzzed input.
             throw new DataException($"{source}: the compressed data is corrupt ({e.Message})");
         }
     }

@@ -43,7 +43,7 @@ public static class Npz
                     throw new DataException($"{path}: the entry '{NpyHeader.Show(entries[i].FullName)}' appears twice; each array of an .npz has a name of its own");
             }
             var arrays = new Dictionary<string, NpyArray>(StringComparer.Ordinal);
-            long used = 0;
+            long used = 0, elements = 0;
             for (int i = 0; i < entries.Count; i++)
             {
                 var entry = entries[i];
@@ -54,13 +54,18 @@ public static class Npz
                 using var data = new BoundedReadStream(Open(entry, path, name), maxBytes - used, path, what);
                 // The directory's length is passed so that an entry whose size disagrees with its header is refused
                 // before its data is read; the bound holds whether the directory tells the truth or not.
-                arrays.Add(keys[i], Npy.Read(data, $"{path}: {name}", entry.Length >= 0 ? entry.Length : (long?)null));
+                var array = Npy.Read(data, $"{path}: {name}", entry.Length >= 0 ? entry.Length : (long?)null,
+                    Math.Min(DataLimits.MaxArrayElements, DataLimits.MaxNpzElements - elements), $"what the archive's limit of {DataLimits.MaxNpzElements:N0} elements leaves");
+                arrays.Add(keys[i], array);
                 used += data.BytesRead;
+                elements += array.Data.Length;
             }
             return arrays;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or IndexOutOfRangeException or OverflowException
+            or NotSupportedException)
         {
+            // .NET's zip reader has thrown each of these on malformed archives, not only InvalidDataException.
             throw new DataException($"{path}: not a readable .npz, which is a zip archive of .npy files as np.savez writes ({e.Message})");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -44,8 +44,15 @@ public static class Csv
         long size = new FileInfo(path).Length;
         if (size > DataLimits.MaxTableBytes)
             throw new DataException($"{path} is {size:N0} bytes; a table may be at most {DataLimits.MaxTableBytes:N0}");
-        using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
-        return Read(reader, Path.GetFileName(path), options ?? new CsvOptions(), classes);
+        try
+        {
+            using var reader = new StreamReader(path, Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            return Read(reader, Path.GetFileName(path), options ?? new CsvOptions(), classes);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{path}: cannot read ({e.Message})");
+        }
     }
 
     public static Table Read(TextReader reader, string source, CsvOptions options, IReadOnlyList<string>? classes = null)
@@ -65,34 +72,26 @@ public static class Csv
         int columns = names.Length;
         if (columns < 2)
             throw new DataException($"{source} line {head[0].Line} has 1 column; a table needs a label and at least one feature (is the delimiter {Describe(options.Delimiter)} right?)");
-        int label = LabelColumn(options.Label, names, header, source);
-        int features = columns - 1;
+        int label = LabelIndex(options.Label, names, header, source);
         var x = new List<float>();
-        var labelText = new List<string>();
-        var lines = new List<int>();
-        var interned = new Dictionary<string, string>(StringComparer.Ordinal);
+        var labels = new LabelColumn(source, label, names[label], classes);
+        int rows = 0;
         foreach (var (line, fields) in head.Skip(header ? 1 : 0).Concat(Rest(records)))
         {
             if (fields.Length != columns)
                 throw new DataException($"{source} line {line} has {fields.Length} columns; {(header ? "the header" : $"line {head[0].Line}")} has {columns}");
-            if ((long)(lines.Count + 1) * columns > DataLimits.MaxTableValues)
+            if ((long)(rows + 1) * columns > DataLimits.MaxTableValues)
                 throw new DataException($"{source} has more than {DataLimits.MaxTableValues:N0} values (rows × columns), the most a table may hold");
             for (int c = 0; c < columns; c++)
             {
-                if (c != label)
-                {
-                    x.Add(Number(fields[c], source, line, c, names[c]));
-                    continue;
-                }
-                string text = fields[c].Trim();
-                if (text.Length == 0) throw new DataException($"{source} line {line}, column {c + 1} ('{names[c]}'): the label is empty");
-                labelText.Add(interned.TryGetValue(text, out var known) ? known : interned[text] = text);
+                if (c == label) labels.Add(fields[c].Trim(), line);
+                else x.Add(Number(fields[c], source, line, c, names[c]));
             }
-            lines.Add(line);
+            rows++;
         }
-        if (lines.Count == 0) throw new DataException($"{source} has a header but no rows");
-        var (y, classNames) = Labels(labelText, lines, label, names[label], source, classes);
-        return new Table(source, [.. names.Where((_, i) => i != label)], names[label], [.. x], y, lines.Count, classNames);
+        if (rows == 0) throw new DataException($"{source} has a header but no rows");
+        var (y, classNames) = labels.Finish();
+        return new Table(source, [.. names.Where((_, i) => i != label)], names[label], [.. x], y, rows, classNames);
     }
 
     private static IEnumerable<(int Line, string[] Fields)> Rest(IEnumerator<(int Line, string[] Fields)> records)
@@ -104,39 +103,15 @@ public static class Csv
     private static float Number(string field, string source, int line, int column, string name)
     {
         string text = field.Trim();
-        string where = $"{source} line {line}, column {column + 1} ('{name}')";
-        if (text.Length == 0) throw new DataException($"{where} is empty; missing values are not supported (fill or drop them first)");
+        string Where() => $"{source} line {line}, column {column + 1} ('{Clip(name)}')";
+        if (text.Length == 0) throw new DataException($"{Where()} is empty; missing values are not supported (fill or drop them first)");
         if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
-            throw new DataException($"{where}: '{Clip(text)}' is not a number");
-        if (!float.IsFinite(value)) throw new DataException($"{where}: '{Clip(text)}' is not a finite number");
+            throw new DataException($"{Where()}: '{Clip(text)}' is not a number");
+        if (!float.IsFinite(value)) throw new DataException($"{Where()}: '{Clip(text)}' is not a finite number");
         return value;
     }
 
-    // Numbers stay numbers (class ids, or values to regress). Words are class names: ids in sorted order, or the
-    // training file's ids for its test file.
-    private static (float[] Labels, IReadOnlyList<string>? Classes) Labels(List<string> text, List<int> lines, int column, string name,
-        string source, IReadOnlyList<string>? classes)
-    {
-        var y = new float[text.Count];
-        bool numbers = classes is null && text.All(t => float.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v));
-        if (numbers)
-        {
-            for (int i = 0; i < y.Length; i++) y[i] = float.Parse(text[i], NumberStyles.Float, CultureInfo.InvariantCulture);
-            return (y, null);
-        }
-        var names = classes ?? [.. text.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-        var ids = names.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
-        for (int i = 0; i < y.Length; i++)
-        {
-            if (!ids.TryGetValue(text[i], out int id))
-                throw new DataException($"{source} line {lines[i]}, column {column + 1} ('{name}'): the label '{Clip(text[i])}' is not one of the "
-                    + $"{names.Count} classes of the training data ({string.Join(", ", names.Take(10).Select(n => $"'{Clip(n)}'"))}{(names.Count > 10 ? ", ..." : "")})");
-            y[i] = id;
-        }
-        return (y, names);
-    }
-
-    private static int LabelColumn(string? label, string[] names, bool header, string source)
+    private static int LabelIndex(string? label, string[] names, bool header, string source)
     {
         if (label is null)
         {
@@ -153,15 +128,18 @@ public static class Csv
             : $"{source} has no header, so the label column is a number (from 0), not '{Clip(label)}'");
     }
 
-    // A header when some column holds a word on the first line and a number on the second (a one-line file: when
-    // every field is a word).
+    // A header when some column holds a word on the first line and a number on the second (an empty field is neither:
+    // a missing value), or when the first line numbers the columns 0, 1, 2... as pandas writes an unnamed frame's header;
+    // a one-line file has one when every field is a word.
     private static bool GuessHeader(List<(int Line, string[] Fields)> records)
     {
         static bool IsNumber(string s) => float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+        static bool IsWord(string s) => s.Trim().Length > 0 && !IsNumber(s);
         var first = records[0].Fields;
-        if (records.Count == 1) return first.All(f => !IsNumber(f));
+        if (first.Length > 1 && first.Select((f, i) => f.Trim() == i.ToString(CultureInfo.InvariantCulture)).All(b => b)) return true;
+        if (records.Count == 1) return first.All(IsWord);
         var second = records[1].Fields;
-        return Enumerable.Range(0, Math.Min(first.Length, second.Length)).Any(c => !IsNumber(first[c]) && IsNumber(second[c]));
+        return Enumerable.Range(0, Math.Min(first.Length, second.Length)).Any(c => IsWord(first[c]) && IsNumber(second[c]));
     }
 
     // The file's records with the line each starts on; blank lines are skipped.
@@ -170,7 +148,9 @@ public static class Csv
         var fields = new List<string>();
         var field = new StringBuilder();
         int line = 1, start = 1, chars = 0;
-        bool quoted = false, wasQuoted = false, any = false;
+        // hasText: the field holds more than spaces, so a quote in it is a character (tracked, not looked up: a line of
+        // a million quotes must not copy its field a million times).
+        bool quoted = false, wasQuoted = false, any = false, hasText = false;
         while (true)
         {
             int c = reader.Read();
@@ -190,12 +170,12 @@ public static class Csv
                 }
                 else
                 {
-                    if (c == '\n') line++;
+                    if (c == '\n' || (c == '\r' && reader.Peek() != '\n')) line++;
                     field.Append((char)c);
                 }
                 continue;
             }
-            if (c == '"' && field.ToString().Trim().Length == 0 && !wasQuoted)
+            if (c == '"' && !hasText && !wasQuoted)
             {
                 field.Clear();
                 quoted = wasQuoted = any = true;
@@ -226,6 +206,7 @@ public static class Csv
                 throw new DataException($"{source} line {line}, column {fields.Count + 1}: '{(char)c}' after a closing quote (a quote inside a quoted field is written \"\")");
             field.Append((char)c);
             any = true;
+            if (c != ' ' && c != '\t') hasText = true;
         }
 
         void End()
@@ -233,11 +214,19 @@ public static class Csv
             if (fields.Count >= MaxColumns) throw new DataException($"{source} line {start} has more than {MaxColumns:N0} columns");
             fields.Add(field.ToString());
             field.Clear();
-            wasQuoted = false;
+            wasQuoted = hasText = false;
         }
     }
 
     private static string Describe(char c) => c switch { '\t' => "a tab", ' ' => "a space", _ => $"'{c}'" };
 
-    private static string Clip(string text) => text.Length <= 40 ? text : text[..37] + "...";
+    // What a file said, for a message: at most 40 characters, control and format characters (a terminal's escapes)
+    // shown as \uXXXX.
+    internal static string Clip(string text)
+    {
+        var shown = new StringBuilder();
+        foreach (char ch in text.Length <= 40 ? text : text[..37])
+            shown.Append(char.IsControl(ch) || CharUnicodeInfo.GetUnicodeCategory(ch) == UnicodeCategory.Format ? $"\\u{(int)ch:x4}" : ch);
+        return text.Length <= 40 ? shown.ToString() : shown + "...";
+    }
 }
