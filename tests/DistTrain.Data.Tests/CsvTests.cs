@@ -137,7 +137,7 @@ public class CsvTests
     {
         string message = Error("a,label\n\u001b[31mred,0\n");
         Assert.DoesNotContain("\u001b", message);
-        Assert.Contains("'\\u001b[31mred' is not a number", message);
+        Assert.Contains("'\\x1b[31mred' is not a number", message);
     }
 
     [Fact]

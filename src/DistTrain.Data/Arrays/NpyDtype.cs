@@ -19,7 +19,7 @@ internal readonly record struct NpyDtype(string Descr, NpyElement Element, int S
     /// <summary>Parses a descr; <paramref name="source"/> names the file in errors.</summary>
     public static NpyDtype Parse(string descr, string source)
     {
-        string shown = NpyHeader.Show(descr);
+        string shown = DataText.Show(descr);
         string code = descr.Length > 1 ? descr[1..] : descr;
         // The kind is judged before the byte order, so '|O' and '>U3' get the message about what they hold.
         if (code.StartsWith('O'))

@@ -27,22 +27,6 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
     public static string ShapeText(IReadOnlyList<long> shape) =>
         shape.Count == 1 ? $"({shape[0]},)" : "(" + string.Join(", ", shape) + ")";
 
-    /// <summary>Text from a file, made safe to print: control and other invisible characters escaped, cut at <paramref name="max"/>.</summary>
-    public static string Show(string text, int max = 60)
-    {
-        var sb = new StringBuilder();
-        foreach (char c in text.Length > max ? text[..max] : text)
-        {
-            var category = char.GetUnicodeCategory(c);
-            if (category is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
-                or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate)
-                sb.Append(c <= 0xff ? $"\\x{(int)c:x2}" : $"\\u{(int)c:x4}");
-            else
-                sb.Append(c);
-        }
-        return text.Length > max ? sb.Append('…').ToString() : sb.ToString();
-    }
-
     // A cursor over the header text. Each method consumes one piece of the grammar or throws naming where it failed.
     private sealed class Parser(string text, string source)
     {
@@ -64,7 +48,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
                 if (Peek is not ('\'' or '"')) throw Fail("expected a quoted key or '}'");
                 string key = QuotedString();
                 SkipSpace();
-                Expect(':', $"':' after the key '{Show(key)}'");
+                Expect(':', $"':' after the key '{DataText.Show(key)}'");
                 SkipSpace();
                 switch (key)
                 {
@@ -80,7 +64,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
                     case "descr" or "fortran_order" or "shape":
                         throw Fail($"the key '{key}' appears twice");
                     default:
-                        throw Fail($"unknown key '{Show(key)}'; a .npy header holds exactly 'descr', 'fortran_order' and 'shape'");
+                        throw Fail($"unknown key '{DataText.Show(key)}'; a .npy header holds exactly 'descr', 'fortran_order' and 'shape'");
                 }
                 SkipSpace();
                 if (Peek == ',') { _at++; continue; }
@@ -113,7 +97,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
             {
                 "True" => true,
                 "False" => false,
-                var word => throw Fail($"'fortran_order' is '{Show(word)}'; expected True or False", start),
+                var word => throw Fail($"'fortran_order' is '{DataText.Show(word)}'; expected True or False", start),
             };
         }
 
@@ -159,7 +143,7 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
             if (Peek == 'L') _at++;
             // 18 digits always fit a long; a longer number is far beyond any limit, and is refused before it can overflow.
             if (end - digits > 18)
-                throw new DataException($"{source}: dimension {index} of the shape is {Show(text[start..end])}, beyond any array this reader takes " +
+                throw new DataException($"{source}: dimension {index} of the shape is {DataText.Show(text[start..end])}, beyond any array this reader takes " +
                     $"(at most {DataLimits.MaxArrayElements:N0} elements)");
             long value = long.Parse(text.AsSpan(digits, end - digits), NumberStyles.None, CultureInfo.InvariantCulture);
             if (negative && value != 0)
@@ -199,9 +183,9 @@ internal sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape)
         private DataException Fail(string problem, int? at = null)
         {
             int where = Math.Min(at ?? _at, text.Length);
-            string near = where == text.Length ? "the end" : $"'{Show(text[where..], 24)}'";
+            string near = where == text.Length ? "the end" : $"'{DataText.Show(text[where..], 24)}'";
             return new DataException($"{source}: the .npy header is not the dict numpy writes: {problem} (at character {where}, {near}); " +
-                $"a header reads like {Example}. The header: {Show(text.TrimEnd(), 120)}");
+                $"a header reads like {Example}. The header: {DataText.Show(text.TrimEnd(), 120)}");
         }
     }
 }

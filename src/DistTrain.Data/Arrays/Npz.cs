@@ -40,14 +40,14 @@ public static class Npz
             {
                 keys[i] = KeyOf(entries[i].FullName, path);
                 if (!seen.Add(keys[i]))
-                    throw new DataException($"{path}: the entry '{NpyHeader.Show(entries[i].FullName)}' appears twice; each array of an .npz has a name of its own");
+                    throw new DataException($"{path}: the entry '{DataText.Show(entries[i].FullName)}' appears twice; each array of an .npz has a name of its own");
             }
             var arrays = new Dictionary<string, NpyArray>(StringComparer.Ordinal);
             long used = 0, elements = 0;
             for (int i = 0; i < entries.Count; i++)
             {
                 var entry = entries[i];
-                string name = NpyHeader.Show(entry.FullName);
+                string name = DataText.Show(entry.FullName);
                 string what = i == 0
                     ? $"entry '{name}', decompressed,"
                     : $"entry '{name}', decompressed after {used:N0} bytes of earlier entries (all entries together may hold {maxBytes:N0}),";
@@ -100,7 +100,7 @@ public static class Npz
     // the archive or hides characters has no business in one.
     private static string KeyOf(string entryName, string path)
     {
-        string shown = NpyHeader.Show(entryName);
+        string shown = DataText.Show(entryName);
         if (entryName.Length > 255)
             throw new DataException($"{path}: the entry '{shown}' has a name of {entryName.Length:N0} characters; at most 255");
         foreach (char c in entryName)

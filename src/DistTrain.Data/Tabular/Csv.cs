@@ -36,6 +36,9 @@ public static class Csv
     /// <summary>The most columns a table may have.</summary>
     public const int MaxColumns = 1 << 16;
 
+    /// <summary>How much of a field a message shows.</summary>
+    internal const int ShownChars = 40;
+
     /// <summary>Reads <paramref name="path"/>; <paramref name="classes"/> are the class names a training file gave, which
     /// its test file's word labels must come from (each keeps its id).</summary>
     public static Table Read(string path, CsvOptions? options = null, IReadOnlyList<string>? classes = null)
@@ -103,11 +106,11 @@ public static class Csv
     private static float Number(string field, string source, int line, int column, string name)
     {
         string text = field.Trim();
-        string Where() => $"{source} line {line}, column {column + 1} ('{Clip(name)}')";
+        string Where() => $"{source} line {line}, column {column + 1} ('{DataText.Show(name, ShownChars)}')";
         if (text.Length == 0) throw new DataException($"{Where()} is empty; missing values are not supported (fill or drop them first)");
-        if (!float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value))
-            throw new DataException($"{Where()}: '{Clip(text)}' is not a number");
-        if (!float.IsFinite(value)) throw new DataException($"{Where()}: '{Clip(text)}' is not a finite number");
+        if (!TryNumber(text, out float value))
+            throw new DataException($"{Where()}: '{DataText.Show(text, ShownChars)}' is not a number");
+        if (!float.IsFinite(value)) throw new DataException($"{Where()}: '{DataText.Show(text, ShownChars)}' is not a finite number");
         return value;
     }
 
@@ -124,8 +127,8 @@ public static class Csv
             return index < names.Length ? index
                 : throw new DataException($"{source}: the label column {index} is past its {names.Length} columns (they count from 0)");
         throw new DataException(header
-            ? $"{source} has no column named '{Clip(label)}'; its columns are {string.Join(", ", names.Take(20).Select(n => $"'{Clip(n)}'"))}"
-            : $"{source} has no header, so the label column is a number (from 0), not '{Clip(label)}'");
+            ? $"{source} has no column named '{DataText.Show(label, ShownChars)}'; its columns are {string.Join(", ", names.Take(20).Select(n => $"'{DataText.Show(n, ShownChars)}'"))}"
+            : $"{source} has no header, so the label column is a number (from 0), not '{DataText.Show(label, ShownChars)}'");
     }
 
     // A header when some column holds a word on the first line and a number on the second (an empty field is neither:
@@ -133,7 +136,7 @@ public static class Csv
     // a one-line file has one when every field is a word.
     private static bool GuessHeader(List<(int Line, string[] Fields)> records)
     {
-        static bool IsNumber(string s) => float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _);
+        static bool IsNumber(string s) => TryNumber(s.Trim(), out _);
         static bool IsWord(string s) => s.Trim().Length > 0 && !IsNumber(s);
         var first = records[0].Fields;
         if (first.Length > 1 && first.Select((f, i) => f.Trim() == i.ToString(CultureInfo.InvariantCulture)).All(b => b)) return true;
@@ -203,7 +206,7 @@ public static class Csv
                 continue;
             }
             if (wasQuoted && !char.IsWhiteSpace((char)c))
-                throw new DataException($"{source} line {line}, column {fields.Count + 1}: '{(char)c}' after a closing quote (a quote inside a quoted field is written \"\")");
+                throw new DataException($"{source} line {line}, column {fields.Count + 1}: '{DataText.Show(((char)c).ToString())}' after a closing quote (a quote inside a quoted field is written \"\")");
             field.Append((char)c);
             any = true;
             if (c != ' ' && c != '\t') hasText = true;
@@ -218,15 +221,8 @@ public static class Csv
         }
     }
 
-    private static string Describe(char c) => c switch { '\t' => "a tab", ' ' => "a space", _ => $"'{c}'" };
+    /// <summary>A number as a table writes it: invariant culture, "1.5", "-2e-3" (also "NaN" and "Infinity", which callers refuse where they must).</summary>
+    internal static bool TryNumber(string text, out float value) => float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value);
 
-    // What a file said, for a message: at most 40 characters, control and format characters (a terminal's escapes)
-    // shown as \uXXXX.
-    internal static string Clip(string text)
-    {
-        var shown = new StringBuilder();
-        foreach (char ch in text.Length <= 40 ? text : text[..37])
-            shown.Append(char.IsControl(ch) || CharUnicodeInfo.GetUnicodeCategory(ch) == UnicodeCategory.Format ? $"\\u{(int)ch:x4}" : ch);
-        return text.Length <= 40 ? shown.ToString() : shown + "...";
-    }
+    private static string Describe(char c) => c switch { '\t' => "a tab", ' ' => "a space", _ => $"'{c}'" };
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace DistTrain.Data.Tabular;
 
 /// <summary>
@@ -21,19 +19,19 @@ internal sealed class LabelColumn(string source, int column, string name, IReadO
     {
         string Where() => $"{source} line {line}, column {column + 1} ('{name}')";
         if (text.Length == 0) throw new DataException($"{Where()}: the label is empty");
-        bool number = float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && float.IsFinite(value);
+        bool number = Csv.TryNumber(text, out float value) && float.IsFinite(value);
         _words ??= !number;
         if (_words == false)
         {
-            if (!number) throw new DataException($"{Where()}: the label '{Csv.Clip(text)}' is a word, but the labels above it are numbers");
+            if (!number) throw new DataException($"{Where()}: the label '{DataText.Show(text, Csv.ShownChars)}' is a word, but the labels above it are numbers");
             _values.Add(value);
             return;
         }
         if (!_ids.TryGetValue(text, out int id))
         {
             if (classes is not null)
-                throw new DataException($"{Where()}: the label '{Csv.Clip(text)}' is not one of the {classes.Count} classes of the training data "
-                    + $"({string.Join(", ", classes.Take(10).Select(n => $"'{Csv.Clip(n)}'"))}{(classes.Count > 10 ? ", ..." : "")})");
+                throw new DataException($"{Where()}: the label '{DataText.Show(text, Csv.ShownChars)}' is not one of the {classes.Count} classes of the training data "
+                    + $"({string.Join(", ", classes.Take(10).Select(n => $"'{DataText.Show(n, Csv.ShownChars)}'"))}{(classes.Count > 10 ? ", ..." : "")})");
             if (_names.Count >= MaxClasses) throw new DataException($"{Where()}: more than {MaxClasses:N0} different word labels; a label column of classes holds fewer");
             _ids[text] = id = _names.Count;
             _names.Add(text);
