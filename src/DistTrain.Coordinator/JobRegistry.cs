@@ -395,6 +395,15 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     }
 
     /// <summary>
+    /// The pace of a watcher (gRPC Watch, the page's event streams): waits for <paramref name="changed"/> (from
+    /// <see cref="ChangedAsync"/>, taken before the watcher last looked) or <paramref name="most"/>, for changes made
+    /// through another coordinator, which do not signal here; and at least <paramref name="least"/>, since progress
+    /// arrives every step and a watcher needs a few updates a second.
+    /// </summary>
+    public static Task PaceAsync(Task changed, TimeSpan least, TimeSpan most, CancellationToken cancellationToken) =>
+        Task.WhenAll(Task.WhenAny(changed, Task.Delay(most, cancellationToken)), Task.Delay(least, cancellationToken));
+
+    /// <summary>
     /// A failed rank's error as the job's reason, attributed to that rank once: collective errors already begin
     /// "rank R: " (the worker logs them as they are), so they are not prefixed again.
     /// </summary>
@@ -451,7 +460,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         }));
         job.Events.AddRange((r.Events ?? []).Select(e => new MembershipEvent
         {
-            TimeUnixMs = new DateTimeOffset(DateTime.SpecifyKind(e.TimeUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(), OldWorld = e.OldWorld,
+            TimeUnixMs = UnixTime.Ms(e.TimeUtc), OldWorld = e.OldWorld,
             NewWorld = e.NewWorld, Reason = e.Reason, Epoch = e.Epoch, Step = e.Step, PauseSeconds = e.PauseSeconds, Generation = e.Generation,
             Kind = e.Kind ?? JobEvent.Membership,
         }));
@@ -462,7 +471,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     public static WorkerInfo ToProto(WorkerRecord r) => new()
     {
         Id = r.Id, Address = r.Address, Status = r.Phase.ToString().ToLowerInvariant(), JobId = r.JobId ?? "", Rank = r.Rank, Threads = r.Threads,
-        LastHeartbeatUnixMs = new DateTimeOffset(DateTime.SpecifyKind(r.LastHeartbeatUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(), Note = r.Note,
+        LastHeartbeatUnixMs = UnixTime.Ms(r.LastHeartbeatUtc), Note = r.Note,
     };
 
     private static JobStatus ToProto(JobPhase phase) => phase switch

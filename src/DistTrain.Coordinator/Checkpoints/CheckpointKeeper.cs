@@ -136,6 +136,6 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
     public static CheckpointInfo ToProto(CheckpointRecord c) => new()
     {
         Digest = c.Digest, EpochsDone = c.EpochsDone, Step = c.Step, Bytes = c.Bytes, Final = c.Final, JobId = c.JobId,
-        TimeUnixMs = new DateTimeOffset(DateTime.SpecifyKind(c.TimeUtc, DateTimeKind.Utc)).ToUnixTimeMilliseconds(),
+        TimeUnixMs = UnixTime.Ms(c.TimeUtc),
     };
 }

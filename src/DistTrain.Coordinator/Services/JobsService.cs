@@ -37,9 +37,7 @@ public sealed class JobsService(JobRegistry registry, Web.WebPageAddress page) :
             var job = await Errors.Map(() => registry.GetAsync(request.Id));
             await responseStream.WriteAsync(job, context.CancellationToken);
             if (JobRegistry.IsTerminal(job.Status)) return;
-            // Progress arrives every step; a watcher needs at most a few updates a second. Changes made through another
-            // coordinator of the cluster do not signal here, so it also looks again every second.
-            await Task.WhenAll(Task.WhenAny(changed, Task.Delay(1000, context.CancellationToken)), Task.Delay(200, context.CancellationToken));
+            await JobRegistry.PaceAsync(changed, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(1), context.CancellationToken);
         }
     }
 }

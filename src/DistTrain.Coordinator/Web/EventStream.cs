@@ -43,7 +43,7 @@ public static class EventStream
                     await WriteAsync(response, "event: end\ndata: {}\n\n", ct);
                     return;
                 }
-                await Task.WhenAll(Task.WhenAny(changed, Task.Delay(MaxInterval, ct)), Task.Delay(MinInterval, ct));
+                await JobRegistry.PaceAsync(changed, MinInterval, MaxInterval, ct);
             }
         }
         catch (Exception) when (ct.IsCancellationRequested)

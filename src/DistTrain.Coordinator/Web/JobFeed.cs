@@ -24,6 +24,6 @@ public sealed class JobFeed(JobRegistry registry, string jobId, bool canAct)
         (_sent, _lastSeq, _merges) = (true, series.LastSeq, series.Merges);
         var now = DateTime.UtcNow;
         var detail = WebViews.Detail(record, members, new SeriesView(reset, points), canAct, now);
-        return (WebViews.Serialize(detail, WebViews.UnixMs(now)), record.IsFinal);
+        return (WebViews.Serialize(detail, UnixTime.Ms(now)), record.IsFinal);
     }
 }

@@ -109,34 +109,22 @@ public static class WebPage
         app.MapGet("/api/workers", Guarded(session, async context => await Json(context, await WorkerListAsync(registry))));
         app.MapGet("/api/workers/stream", Guarded(session, context => EventStream.RunAsync(context, registry,
             async _ => new EventStream.Message("workers", JsonSerializer.SerializeToUtf8Bytes(await WorkerListAsync(registry), WebViews.Json)), log, stopping)));
-        app.MapGet("/api/jobs/{id}", Guarded(session, async context =>
+        app.MapGet("/api/jobs/{id}", Guarded(session, KnownJob(registry, async (context, id) =>
         {
-            string id = (string)context.Request.RouteValues["id"]!;
-            if (await registry.FindAsync(id) is null)
-            {
-                await Error(context, StatusCodes.Status404NotFound, $"no job {id}");
-                return;
-            }
             var (json, _) = await new JobFeed(registry, id, session.CanAct(context)).NextAsync();
             context.Response.ContentType = "application/json";
             context.Response.Headers.CacheControl = "no-store";
             await context.Response.Body.WriteAsync(json, context.RequestAborted);
-        }));
-        app.MapGet("/api/jobs/{id}/stream", Guarded(session, async context =>
+        })));
+        app.MapGet("/api/jobs/{id}/stream", Guarded(session, KnownJob(registry, async (context, id) =>
         {
-            string id = (string)context.Request.RouteValues["id"]!;
-            if (await registry.FindAsync(id) is null)
-            {
-                await Error(context, StatusCodes.Status404NotFound, $"no job {id}");
-                return;
-            }
             var feed = new JobFeed(registry, id, session.CanAct(context));
             await EventStream.RunAsync(context, registry, async _ =>
             {
                 var (json, final) = await feed.NextAsync();
                 return new EventStream.Message("job", json, final);
             }, log, stopping);
-        }));
+        })));
         app.MapPost("/api/jobs/{id}/cancel", Guarded(session, async context =>
         {
             string id = (string)context.Request.RouteValues["id"]!;
@@ -172,14 +160,14 @@ public static class WebPage
 
     private static async Task<object> JobListAsync(JobRegistry registry) => new
     {
-        Now = WebViews.UnixMs(DateTime.UtcNow),
+        Now = UnixTime.Ms(DateTime.UtcNow),
         Jobs = (await registry.RecordsAsync(MaxListedJobs)).Select(WebViews.Summary).ToList(),
     };
 
     private static async Task<object> WorkerListAsync(JobRegistry registry)
     {
         var now = DateTime.UtcNow;
-        return new { Now = WebViews.UnixMs(now), Workers = (await registry.WorkersAsync()).Select(w => WebViews.Worker(w, now)).ToList() };
+        return new { Now = UnixTime.Ms(now), Workers = (await registry.WorkersAsync()).Select(w => WebViews.Worker(w, now)).ToList() };
     }
 
     // A checkpoint of the job (the final model among them), as a model file: `disttrain evaluate --model-file` and
@@ -219,6 +207,14 @@ public static class WebPage
     private static RequestDelegate Guarded(WebSession session, RequestDelegate handler) => context => session.Refusal(context) is var (status, why)
         ? Error(context, status, why)
         : handler(context);
+
+    // A route about the job its path names: 404 naming it when there is none, before anything is sent.
+    private static RequestDelegate KnownJob(JobRegistry registry, Func<HttpContext, string, Task> handler) => async context =>
+    {
+        string id = (string)context.Request.RouteValues["id"]!;
+        if (await registry.FindAsync(id) is null) await Error(context, StatusCodes.Status404NotFound, $"no job {id}");
+        else await handler(context, id);
+    };
 
     private static Task Text(HttpContext context, int status, string text)
     {

@@ -53,8 +53,6 @@ public static class WebViews
         return JsonSerializer.SerializeToUtf8Bytes(node, Json);
     }
 
-    public static long UnixMs(DateTime utc) => new DateTimeOffset(DateTime.SpecifyKind(utc, DateTimeKind.Utc)).ToUnixTimeMilliseconds();
-
     public static string Status(JobPhase phase) => phase.ToString().ToLowerInvariant();
 
     public static JobSummaryView Summary(JobRecord r)
@@ -66,7 +64,7 @@ public static class WebViews
             : Math.Clamp((done + (r.StepsPerEpoch > 0 && r.Epoch > done ? (double)r.Step / r.StepsPerEpoch : 0)) / epochs, 0, 1);
         return new JobSummaryView(r.Id, ModelName(spec.Model), spec.Dataset, Status(r.Phase), r.Error, r.Epoch, epochs, done, r.Step, r.StepsPerEpoch,
             progress, r.Loss, r.Accuracy, r.Phase == JobPhase.Running ? r.SamplesPerSecond : 0, r.WorkerIds.Count, r.RequestedWorkers, r.Restarts,
-            UnixMs(r.SubmittedUtc), UnixMs(r.UpdatedUtc));
+            UnixTime.Ms(r.SubmittedUtc), UnixTime.Ms(r.UpdatedUtc));
     }
 
     /// <summary>A preset's name, or a spec's own "name" (else "spec").</summary>
@@ -94,18 +92,18 @@ public static class WebViews
         canCancel && !r.IsFinal);
 
     public static CheckpointView Checkpoint(string jobId, CheckpointRecord c) => new(c.Digest,
-        c.Final ? $"final model (after epoch {c.EpochsDone})" : TrainingCheckpoint.Describe(c.EpochsDone, c.Step), c.EpochsDone, c.Step, UnixMs(c.TimeUtc),
+        c.Final ? $"final model (after epoch {c.EpochsDone})" : TrainingCheckpoint.Describe(c.EpochsDone, c.Step), c.EpochsDone, c.Step, UnixTime.Ms(c.TimeUtc),
         c.Bytes, c.Final, $"/jobs/{Uri.EscapeDataString(jobId)}/checkpoints/{c.Digest}");
 
     /// <summary>Membership changes, restarts and warnings, the checkpoints kept, and the job's end, oldest first.</summary>
     public static IReadOnlyList<EventView> Events(JobRecord r)
     {
-        var events = (r.Events ?? []).Select(e => new EventView(UnixMs(e.TimeUtc), e.Kind ?? JobEvent.Membership,
+        var events = (r.Events ?? []).Select(e => new EventView(UnixTime.Ms(e.TimeUtc), e.Kind ?? JobEvent.Membership,
             e.Kind is null or JobEvent.Membership ? $"{e.OldWorld} → {e.NewWorld} workers: {e.Reason}" : e.Reason, e.Epoch, e.Step)).ToList();
-        events.AddRange((r.Checkpoints ?? []).Select(c => new EventView(UnixMs(c.TimeUtc), "checkpoint",
+        events.AddRange((r.Checkpoints ?? []).Select(c => new EventView(UnixTime.Ms(c.TimeUtc), "checkpoint",
             c.Final ? "final model stored" : $"checkpoint {TrainingCheckpoint.Describe(c.EpochsDone, c.Step)}", c.EpochsDone, c.Step)));
         if (r.IsFinal)
-            events.Add(new EventView(UnixMs(r.UpdatedUtc), Status(r.Phase), r.Error.Length > 0 ? r.Error : Status(r.Phase), r.Epoch, r.Step));
+            events.Add(new EventView(UnixTime.Ms(r.UpdatedUtc), Status(r.Phase), r.Error.Length > 0 ? r.Error : Status(r.Phase), r.Epoch, r.Step));
         return [.. events.OrderBy(e => e.Time)];
     }
 
@@ -113,7 +111,7 @@ public static class WebViews
     {
         string host = Uri.TryCreate(w.Address, UriKind.Absolute, out var uri) ? uri.Host : w.Address;
         return new WorkerView(w.Id, w.Address, host, w.Phase.ToString().ToLowerInvariant(), w.JobId ?? "", w.JobId is null ? -1 : w.Rank, w.Threads,
-            UnixMs(w.LastHeartbeatUtc), Math.Max(0, (nowUtc - w.LastHeartbeatUtc).TotalSeconds), w.SamplesPerSecond, w.Note);
+            UnixTime.Ms(w.LastHeartbeatUtc), Math.Max(0, (nowUtc - w.LastHeartbeatUtc).TotalSeconds), w.SamplesPerSecond, w.Note);
     }
 
     public static PointView Point(StepPoint p) =>
