@@ -30,8 +30,6 @@ internal sealed class Browser : IDisposable
 
     public IWebDriver Driver => _driver;
 
-    public string Url => _driver.Url;
-
     public void Open(string url) => _driver.Navigate().GoToUrl(url);
 
     /// <summary>
