@@ -16,7 +16,7 @@ namespace DistTrain.Data;
 /// {"format": "npz", "train": "mnist.npz"}          (x_train, y_train, x_test, y_test inside)
 /// {"format": "npz", "train": "train.npz", "test": "test.npz"}     (x and y inside each)
 /// </code>
-/// (Issue 17: not yet behind the CLI's --data.)
+/// Commands take one with `--data spec.json` (<see cref="DataChoice"/>).
 /// </summary>
 /// <param name="TestFraction">With no test file: the share of the rows, drawn by <paramref name="Seed"/>, kept for testing.</param>
 public sealed record DatasetDescription(string Path, string Format, string Train, string? Test, double TestFraction, string? Label, char Delimiter,
@@ -76,6 +76,13 @@ public sealed record DatasetDescription(string Path, string Format, string Train
             delimiter?[0] ?? (format == "tsv" ? '\t' : ','), header, seed);
     }
 
+    /// <summary>
+    /// The description a bare data file implies: a CSV or TSV with its header guessed and its label column named
+    /// "label" or else the last, 20% of its rows held out for testing; an .npz holding x_train, y_train, x_test, y_test.
+    /// </summary>
+    public static DatasetDescription ForFile(string path, string format) => new(System.IO.Path.GetFullPath(path), format,
+        System.IO.Path.GetFileName(path), null, format == "npz" ? 0 : 0.2, null, format == "tsv" ? '\t' : ',', null, 1);
+
     /// <summary>Reads the files it names into a train/test split: inputs (N, features...) and labels (N).</summary>
     public Dataset Read(Action<string> log)
     {
@@ -84,7 +91,7 @@ public sealed record DatasetDescription(string Path, string Format, string Train
         string name = System.IO.Path.GetFileNameWithoutExtension(Path);
         if (Test is null && TestFraction == 0 && Format != "npz")
             throw new DataException($"{Path}: name a 'test' file or a 'test_fraction' to hold out");
-        log($"reading {name} ({Format}) as {Path} describes it");
+        log($"reading {name} ({Format}) from {Path}");
         var (trainX, trainY, testX, testY, details) = Format == "npz" ? ReadArrays(Resolve) : ReadTables(Resolve);
         if (TestFraction > 0) (trainX, trainY, testX, testY) = Split(trainX, trainY);
         if (testX.Shape.AsSpan(1).SequenceEqual(trainX.Shape.AsSpan(1)) is false)

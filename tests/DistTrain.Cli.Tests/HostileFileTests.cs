@@ -6,8 +6,8 @@ namespace DistTrain.Cli.Tests;
 
 /// <summary>
 /// Hostile files through the real CLI (the file part of the hostile-input suite; the readers' own cases are in
-/// Data.Tests HostileInputTests and Engine.Tests HostileModelFileTests): each case writes a broken model, checkpoint or
-/// dataset, runs `disttrain`, and must get exit code 1 and one line naming what was wrong, never a stack trace, within
+/// Data.Tests HostileInputTests, CsvTests, NpyTests, NpzTests and Engine.Tests HostileModelFileTests): each case writes a
+/// broken model, checkpoint or dataset (IDX, CSV, NPY, NPZ, a dataset description, labels the model cannot take), runs `disttrain`, and must get exit code 1 and one line naming what was wrong, never a stack trace, within
 /// a bound. Every case's exit code and message are recorded (test output, and hostile-file-cases.tsv).
 /// </summary>
 public class HostileFileTests(ITestOutputHelper output) : IDisposable
@@ -103,7 +103,51 @@ public class HostileFileTests(ITestOutputHelper output) : IDisposable
             File.WriteAllText(Path.Combine(d, "spec.json"),
                 """{"input_shape":[28,28,1],"layers":[{"type":"flatten"},{"type":"dense","units":100000000}],"loss":"sparse_categorical_crossentropy","optimizer":"adam"}""");
         }, d => ["train", "--model", Path.Combine(d, "spec.json"), "--data-dir", d, "--epochs", "1"], "limit"),
+        // Your own data (issue 17): CSV, TSV, NPY/NPZ and dataset descriptions through `train --data`.
+        ["csv/unclosed-quote"] = (d => Text(d, "t.csv", "a,b,label\n1,2,0\n\"3,4,1\n5,6,0\n"), d => TrainData(d, "t.csv"), "t.csv"),
+        ["csv/ragged-row"] = (d => Text(d, "t.csv", "a,b,label\n1,2,0\n3,4,5,1\n"), d => TrainData(d, "t.csv"), "line 3"),
+        ["csv/word-in-a-feature"] = (d => Text(d, "t.csv", "a,b,label\n1,2,0\n3,oops,1\n"), d => TrainData(d, "t.csv"), "oops"),
+        ["csv/escape-codes-shown-escaped"] = (d => Text(d, "t.csv", "a,b,label\n1,2,0\n3,\u001b[31mred,1\n"), d => TrainData(d, "t.csv"), "\\x1b"),
+        ["csv/only-a-header"] = (d => Text(d, "t.csv", "a,b,label\n"), d => TrainData(d, "t.csv"), "t.csv"),
+        ["csv/binary-garbage"] = (d => File.WriteAllBytes(Path.Combine(d, "t.csv"), [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 37))]), d => TrainData(d, "t.csv"), "t.csv"),
+        ["csv/million-quotes"] = (d => Text(d, "t.csv", "a,label\n" + new string('"', 1_000_001) + "\n"), d => TrainData(d, "t.csv"), "t.csv"),
+        ["csv/too-few-classes-for-the-model"] = (d => Text(d, "t.csv", "a,label\n" + string.Concat(Enumerable.Range(0, 50).Select(i => $"{i},{i % 10}\n"))),
+            d => ["train", "--data", Path.Combine(d, "t.csv"), "--model", Spec(d, 2, "sparse_categorical_crossentropy"), "--epochs", "1"], "10 classes but the last layer has 2 units"),
+        ["csv/binary-loss-on-three-classes"] = (d => Text(d, "t.csv", "a,label\n" + string.Concat(Enumerable.Range(0, 50).Select(i => $"{i},{i % 3}\n"))),
+            d => ["train", "--data", Path.Combine(d, "t.csv"), "--model", Spec(d, 1, "binary_crossentropy"), "--epochs", "1"], "3 classes"),
+        ["npy/pickled-object-array"] = (d => Npz(d, "t.npz", ("x_train.npy", TabularData.Npy("|O", "(4,)", new byte[32]))), d => TrainData(d, "t.npz"), "pickle"),
+        ["npy/header-promises-2^40-elements"] = (d => Npz(d, "t.npz", ("x_train.npy", TabularData.Npy("<f4", "(1048576, 1048576)", new byte[64]))), d => TrainData(d, "t.npz"), "x_train"),
+        ["npy/data-shorter-than-its-shape"] = (d => Npz(d, "t.npz", ("x_train.npy", TabularData.Npy("<f4", "(100, 3)", new byte[40]))), d => TrainData(d, "t.npz"), "x_train"),
+        ["npy/big-endian"] = (d => Npz(d, "t.npz", ("x_train.npy", TabularData.Npy(">f4", "(2,)", new byte[8]))), d => TrainData(d, "t.npz"), "big-endian"),
+        ["npz/not-a-zip"] = (d => Text(d, "t.npz", "PK but not really a zip archive"), d => TrainData(d, "t.npz"), "t.npz"),
+        ["npz/missing-arrays"] = (d => Npz(d, "t.npz", ("a.npy", TabularData.Npy("<f4", "(2,)", new byte[8]))), d => TrainData(d, "t.npz"), "x_train"),
+        ["description/unknown-key"] = (d => Text(d, "data.json", """{"format": "csv", "train": "t.csv", "tset": "u.csv"}"""), d => TrainData(d, "data.json"), "tset"),
+        ["description/missing-train-file"] = (d => Text(d, "data.json", """{"format": "csv", "train": "nowhere.csv", "test_fraction": 0.2}"""), d => TrainData(d, "data.json"), "nowhere.csv"),
+        ["description/not-json"] = (d => Text(d, "data.json", "format = csv"), d => TrainData(d, "data.json"), "data.json"),
     };
+
+    private static void Text(string dir, string file, string text) => File.WriteAllText(Path.Combine(dir, file), text);
+
+    private static void Npz(string dir, string file, params (string Name, byte[] Bytes)[] entries)
+    {
+        using var zip = ZipFile.Open(Path.Combine(dir, file), ZipArchiveMode.Create);
+        foreach (var (name, bytes) in entries)
+        {
+            using var entry = zip.CreateEntry(name).Open();
+            entry.Write(bytes);
+        }
+    }
+
+    // A model spec (input shape from the data) whose last layer has `units` units, trained with `loss`.
+    private static string Spec(string dir, int units, string loss)
+    {
+        string path = Path.Combine(dir, "spec.json");
+        File.WriteAllText(path, TabularData.Spec(units, loss));
+        return path;
+    }
+
+    private static string[] TrainData(string d, string file) =>
+        ["train", "--data", Path.Combine(d, file), "--model", Spec(d, 2, "sparse_categorical_crossentropy"), "--epochs", "1"];
 
     private static string[] Evaluate(string d) => ["evaluate", "--model-file", Path.Combine(d, "m.dtm"), "--dataset", "mnist", "--data-dir", d];
 

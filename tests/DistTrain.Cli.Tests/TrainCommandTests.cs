@@ -49,6 +49,47 @@ public class TrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void Train_data_on_a_csv_takes_the_input_shape_and_classes_from_it_and_learns()
+    {
+        string csv = Path.Combine(_dir, "flowers.csv"), spec = Path.Combine(_dir, "mlp.json");
+        TabularData.WriteCsv(csv, 1200);
+        File.WriteAllText(spec, TabularData.Spec());
+        var run = CliProcess.Run(["train", "--data", csv, "--model", spec, "--epochs", "8", "--json"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var json = JsonDocument.Parse(run.LastLine);
+        var r = json.RootElement;
+        Assert.Equal("flowers", r.GetProperty("dataset").GetString());
+        Assert.Equal(960, r.GetProperty("train_samples").GetInt32()); // a bare CSV holds out 20%
+        Assert.Equal(240, r.GetProperty("test_samples").GetInt32());
+        Assert.True(r.GetProperty("test_accuracy").GetDouble() > 0.85, run.LastLine); // chance is 0.33
+        Assert.Contains("3 features; 3 classes (setosa, versicolor, virginica)", run.Stderr);
+    }
+
+    [Fact]
+    public void Train_data_on_an_npz_and_a_data_dir_it_detects_both_learn()
+    {
+        string spec = Path.Combine(_dir, "mlp.json");
+        File.WriteAllText(spec, TabularData.Spec());
+        TabularData.WriteNpz(Path.Combine(_dir, "blobs.npz"), 900, 300);
+        var npz = CliProcess.Run(["train", "--data", Path.Combine(_dir, "blobs.npz"), "--model", spec, "--epochs", "8", "--json"]);
+        Assert.True(npz.ExitCode == 0, npz.Stderr);
+        using var a = JsonDocument.Parse(npz.LastLine);
+        Assert.Equal(300, a.RootElement.GetProperty("test_samples").GetInt32());
+        Assert.True(a.RootElement.GetProperty("test_accuracy").GetDouble() > 0.85, npz.LastLine);
+
+        // A folder with train.csv and test.csv: --data-dir finds them, no --dataset needed.
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "tables")).FullName;
+        TabularData.WriteCsv(Path.Combine(folder, "train.csv"), 900, seed: 2);
+        TabularData.WriteCsv(Path.Combine(folder, "test.csv"), 300, seed: 3);
+        var dir = CliProcess.Run(["train", "--data-dir", folder, "--model", spec, "--epochs", "8", "--json"]);
+        Assert.True(dir.ExitCode == 0, dir.Stderr);
+        using var b = JsonDocument.Parse(dir.LastLine);
+        Assert.Equal("tables", b.RootElement.GetProperty("dataset").GetString());
+        Assert.Equal(900, b.RootElement.GetProperty("train_samples").GetInt32());
+        Assert.True(b.RootElement.GetProperty("test_accuracy").GetDouble() > 0.85, dir.LastLine);
+    }
+
+    [Fact]
     public void A_diverged_run_still_reports_its_json_with_null_for_non_finite_figures()
     {
         SyntheticDigits.Write(_dir, 200, 50);

@@ -14,8 +14,18 @@ public static class CommonOptions
 
     public static Option<string?> DataDir() => new("--data-dir")
     {
-        Description = "Read the dataset from this directory (standard layout) instead of the cache",
+        Description = "Read the dataset from this directory: MNIST's IDX files, aclImdb, dataset.json, or train.csv|tsv|npz (and test.*); " +
+            "its layout says which unless --dataset names it",
     };
+
+    public static Option<string?> Data() => new("--data")
+    {
+        Description = "Train on your own data: a dataset description (JSON: format, train, test or test_fraction, label) or a .csv, .tsv or .npz file",
+    };
+
+    /// <summary>The dataset the user chose with --dataset (null when left at its default), --data and --data-dir.</summary>
+    public static DataChoice ReadData(ParseResult p, Option<string> dataset, Option<string?> data, Option<string?> dataDir) =>
+        DataChoice.Resolve(p.GetResult(dataset) is { Implicit: false } ? p.GetValue(dataset) : null, p.GetValue(data), p.GetValue(dataDir));
 
     public static Option<bool> Json() => new("--json") { Description = "Print the result as one JSON line, last on stdout" };
 

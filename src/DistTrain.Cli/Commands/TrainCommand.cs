@@ -22,6 +22,7 @@ public static class TrainCommand
         var threads = CommonOptions.Threads();
         var seed = new Option<int>("--seed") { Description = "Seeds initialisation and shuffling", DefaultValueFactory = _ => 1 };
         var dataDir = CommonOptions.DataDir();
+        var data = CommonOptions.Data();
         var save = new Option<string?>("--save") { Description = "Write the trained model, with its training state, to this file" };
         var resume = new Option<string?>("--resume")
         {
@@ -29,15 +30,15 @@ public static class TrainCommand
         };
         var json = CommonOptions.Json();
         var command = new Command("train", "Train a model on one process")
-            { dataset, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, resume, json };
-        command.SetAction(p => Run(p.GetValue(dataset)!, p.GetValue(model), p.GetValue(resume), p.GetValue(epochs), p.GetValue(batch),
-            p.GetValue(threads), p.GetValue(seed), p.GetValue(dataDir), new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)),
+            { dataset, data, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, resume, json };
+        command.SetAction(p => Run(CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(model), p.GetValue(resume), p.GetValue(epochs), p.GetValue(batch),
+            p.GetValue(threads), p.GetValue(seed), new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)),
             p.GetValue(save), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(string datasetName, string? modelName, string? resumePath, int epochs, int? batchOption, int threads, int seed,
-        string? dataDir, Data.TokenizerOptions text, string? savePath, bool json)
+    private static int Run(DataChoice choice, string? modelName, string? resumePath, int epochs, int? batchOption, int threads, int seed,
+        Data.TokenizerOptions text, string? savePath, bool json)
     {
         Threading.Threads = threads;
         if (modelName is null == resumePath is null)
@@ -46,9 +47,10 @@ public static class TrainCommand
         var resumed = resumePath is null ? null : Engine.Model.ModelFile.Read(resumePath);
         if (resumed is { Training: null })
             throw new ArgumentException($"{resumePath} holds a model without a training state (a version 1 file, or a model saved outside Fit); it can be evaluated, not resumed");
-        if (modelName is not null) ModelSpec.ForData(modelName, seed, null);
-        int batchSize = batchOption ?? resumed?.Training!.GlobalBatch ?? DatasetCatalog.DefaultBatchSize(datasetName);
-        var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
+        if (modelName is not null && !ModelSpec.TakesInputShapeFromData(modelName)) ModelSpec.ForData(modelName, seed, null);
+        int batchSize = batchOption ?? resumed?.Training!.GlobalBatch ?? choice.DefaultBatchSize;
+        string datasetName = choice.Name;
+        var data = choice.Load(Terminal.Info, text);
         var net = resumed?.Model ?? ModelSpec.ForData(modelName!, seed, data.TrainX.Shape[1..]);
         modelName ??= net.Name;
         if (resumed?.Training is { } from)
@@ -56,6 +58,7 @@ public static class TrainCommand
         if (!data.TrainX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelName} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} samples are {Engine.Layers.Layer.FormatShape(data.TrainX.Shape[1..])}");
+        Engine.Model.TargetCheck.Check(net, data.TrainY, $"{datasetName}'s training split");
         Terminal.Info(data.Describe());
         if (!json) Terminal.Error.WriteLine(net.Summary());
 

@@ -132,12 +132,34 @@ public static class ModelSpec
     public static Sequential ForData(string model, int? seed, int[]? sampleShape, string? optimizer = null)
     {
         string text = model.Trim();
-        var net = text.StartsWith('{') ? Parse(text, "job model", seed) : Resolve(text, seed);
+        // A spec without input_shape takes the data's: a model for one's own CSV need not repeat its column count.
+        var net = text.StartsWith('{') ? Parse(text, "job model", seed, MissingInputShape(text, "job model", sampleShape))
+            : !Presets.TryGet(text, out _) && File.Exists(text) ? Parse(text = ReadSpecFile(text), model, seed, MissingInputShape(text, model, sampleShape))
+            : Resolve(text, seed);
         if (!text.StartsWith('{') && Presets.TryGet(text, out _) && sampleShape is not null && sampleShape.Length == net.InputShape.Length
             && !sampleShape.AsSpan().SequenceEqual(net.InputShape))
             net = Resolve(text, seed, sampleShape);
         if (!string.IsNullOrWhiteSpace(optimizer)) net.Compile(ParseOptimizer(optimizer), net.Loss!, net.Metrics);
         return net;
+    }
+
+    /// <summary>True for a spec (JSON text or file) that leaves input_shape to the data; it cannot be built before the data is read.</summary>
+    public static bool TakesInputShapeFromData(string model)
+    {
+        string text = model.Trim();
+        if (!text.StartsWith('{'))
+        {
+            if (Presets.TryGet(text, out _) || !File.Exists(text)) return false;
+            text = ReadSpecFile(text);
+        }
+        return text.Length <= SpecLimits.MaxSpecChars && !SpecReader.ParseRoot(text, model).ContainsKey("input_shape");
+    }
+
+    // The data's sample shape for a spec that leaves input_shape out; null when the spec gives it (a spec keeps its own).
+    private static int[]? MissingInputShape(string json, string source, int[]? sampleShape)
+    {
+        if (json.Length > SpecLimits.MaxSpecChars || SpecReader.ParseRoot(json, source).ContainsKey("input_shape")) return null;
+        return sampleShape ?? throw new SpecException($"{source}: 'input_shape' is missing; give it, or train the spec on data, whose samples give it");
     }
 
     /// <summary>An optimizer from a name ("adam") or a spec object as JSON ({"type": "sgd", "learning_rate": 0.1}).</summary>
