@@ -9,6 +9,7 @@ var root = new RootCommand("DistTrain: data-parallel neural-network training for
     DataCommand.Create(),
     BenchCommand.Create(),
     LocalCommand.Create(),
+    LaunchCommand.Create(),
     ClusterCommands.Coordinator(),
     ClusterCommands.WorkerCommand(),
     ClusterCommands.Submit(),

@@ -53,6 +53,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.Epochs < 1 || spec.Epochs > SpecLimits.MaxEpochs) throw new ArgumentException($"epochs must be between 1 and {SpecLimits.MaxEpochs:N0}, got {spec.Epochs}");
         if (spec.GlobalBatchSize < 0) throw new ArgumentException($"the global batch size must be at least 1, got {spec.GlobalBatchSize}");
         if (spec.ThreadsPerWorker is < 0 or > 1024) throw new ArgumentException($"threads per worker must be between 1 and 1024, got {spec.ThreadsPerWorker}");
+        if (spec.Name.Length > 100 || spec.Name.Any(char.IsControl))
+            throw new ArgumentException($"a job's name is at most 100 characters, none of them control characters, got '{Clip(spec.Name)}'");
+        if (spec.LaunchId.Length > 0) return await SubmitLaunchedAsync(spec);
         // The model is a preset's name or the spec's JSON, never a path: a job must not make the coordinator (or its
         // workers) read a file of theirs. `submit --model FILE` sends the file's JSON.
         string modelText = spec.Model.Trim();
@@ -84,6 +87,51 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     }
 
     /// <summary>
+    /// A job of a user's own program (`disttrain launch`): each rank submits it with the launch's id and the settings
+    /// its Fit call was given. The first submit creates the job; the others get the same job, provided their settings
+    /// agree, so that every rank trains the same plan. The model and the data are the program's: the coordinator never
+    /// sees them, and takes the sample counts from the spec.
+    /// </summary>
+    private async Task<Job> SubmitLaunchedAsync(JobSpec spec)
+    {
+        if (spec.LaunchId.Length > 100 || !spec.LaunchId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            throw new ArgumentException($"launch id '{Clip(spec.LaunchId)}' must be at most 100 letters, digits, '-', '_' or '.'");
+        if (spec.TrainSamples < 1 || spec.TestSamples < 0)
+            throw new ArgumentException($"a launched job needs at least one training sample and no negative count of test samples, got {spec.TrainSamples} and {spec.TestSamples}");
+        if (spec.ResumeFrom.Length > 0) throw new ArgumentException("a launched job cannot resume another job's checkpoint");
+        ShardPlan.Validate(spec.TrainSamples, spec.GlobalBatchSize, spec.Workers);
+        string id = await Index.JobForLaunch(spec.LaunchId);
+        var submitted = new JobSubmitted(JsonFormatter.Default.Format(spec), ShardPlan.StepsPerEpoch(spec.TrainSamples, spec.GlobalBatchSize),
+            spec.TrainSamples, spec.TestSamples, "", spec.Workers, Math.Max(1, spec.MinWorkers),
+            spec.WaitForWorkersSeconds > 0 ? spec.WaitForWorkersSeconds : DefaultWaitForWorkersSeconds,
+            spec.KeepCheckpoints > 0 ? spec.KeepCheckpoints : DefaultKeepCheckpoints, spec.MaxRestarts, Launch: spec.LaunchId);
+        try
+        {
+            // The job grain takes one change at a time: of ranks submitting at once, one creates the job and the rest find it.
+            await JobGrain(id).Update(submitted);
+            await Scheduler.Enqueue(id);
+            Signal();
+            return await GetAsync(id);
+        }
+        catch (InvalidJobChangeException)
+        {
+        }
+        var job = await GetAsync(id);
+        var first = job.Spec;
+        foreach (var (what, mine, theirs) in new[]
+                 {
+                     ("epochs", spec.Epochs, first.Epochs), ("batch size", spec.GlobalBatchSize, first.GlobalBatchSize), ("seed", spec.Seed, first.Seed),
+                     ("world size", spec.Workers, first.Workers), ("training samples", spec.TrainSamples, first.TrainSamples),
+                     ("test samples", spec.TestSamples, first.TestSamples),
+                 })
+            if (mine != theirs)
+                throw new ArgumentException($"launch {spec.LaunchId}: this rank's {what} is {mine}, but {id} was submitted with {theirs}; every rank must run the same program on the same data");
+        if (job.Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled)
+            throw new ArgumentException($"launch {spec.LaunchId}'s job {id} has already ended ({job.Status}); a new run needs a new launch id");
+        return job;
+    }
+
+    /// <summary>
     /// Adds a worker, or takes it back under the identity it brings (<paramref name="workerId"/>; null: a new id);
     /// returns its id.
     /// </summary>
@@ -95,8 +143,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// incarnation) and presenting its current secret keeps it, so its calls already on their way stay good; any other
     /// registration gets a new one, and the old one stops working.
     /// </summary>
+    /// <param name="launch">A launched job's rank registers with its launch id, and trains that job alone.</param>
     public async Task<(string Id, string Secret)> RegisterWithSecretAsync(string advertisedAddress, int threads, string? workerId, string? incarnation,
-        string? presentedSecret, bool requireHttps = false)
+        string? presentedSecret, bool requireHttps = false, string? launch = null)
     {
         if (!Uri.TryCreate(advertisedAddress, UriKind.Absolute, out var advertised) || advertised.Scheme is not ("http" or "https"))
             throw new ArgumentException($"advertised address '{advertisedAddress}' is not an absolute URL (http:// or https://) such as http://10.0.0.5:7000");
@@ -109,7 +158,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         var old = await WorkerGrain(workerId).Get();
         string secret = old is { SecretHash: { Length: > 0 } hash } && old.Incarnation == incarnation && WorkerSecret.MatchesHash(hash, presentedSecret)
             ? presentedSecret! : WorkerSecret.New();
-        await WorkerGrain(workerId).Register(advertisedAddress, threads, incarnation, WorkerSecret.Hash(secret));
+        if (launch is { Length: > 100 }) throw new ArgumentException("a launch id is at most 100 characters");
+        await WorkerGrain(workerId).Register(advertisedAddress, threads, incarnation, WorkerSecret.Hash(secret), string.IsNullOrEmpty(launch) ? null : launch);
         await Scheduler.WorkerAvailable(workerId);
         Signal();
         return (workerId, secret);

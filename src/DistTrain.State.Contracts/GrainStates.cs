@@ -31,6 +31,8 @@ public sealed class JobIndexState
     [Id(1)] public int LastWorker { get; set; }
     [Id(2)] public long LastGeneration { get; set; }
     [Id(3)] public ImmutableList<string> Jobs { get; set; } = [];
+    /// <summary>Each launch's job (`disttrain launch`), by launch id: every rank of a launch submits, and all get this one.</summary>
+    [Id(4)] public ImmutableDictionary<string, string> Launches { get; set; } = ImmutableDictionary<string, string>.Empty;
 }
 
 /// <summary>

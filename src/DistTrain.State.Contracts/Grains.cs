@@ -65,7 +65,7 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// Registers, or registers again: the same identity replaces its old entry. From a new incarnation while training,
     /// the old process is gone, so its job learns that the member was lost.
     /// </summary>
-    Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null);
+    Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null, string? launch = null);
 
     /// <summary>The worker is alive, and trained this many samples a second since its last beat; false when its job
     /// has ended. Throws <see cref="UnknownWorkerException"/> when it is not registered, lost or left.</summary>
@@ -128,6 +128,9 @@ public interface IJobIndexGrain : IGrainWithStringKey
 {
     /// <summary>Reserves the next job id and lists it.</summary>
     Task<string> NewJob();
+
+    /// <summary>The job of a launch: the one it already has, else a new id, kept as the launch's.</summary>
+    Task<string> JobForLaunch(string launch);
 
     /// <summary>An id for a worker that did not bring its own.</summary>
     Task<string> NewWorker();

@@ -16,7 +16,8 @@ public sealed record JobSubmitted([property: Id(0)] string Spec, [property: Id(1
     [property: Id(3)] int TestSamples, [property: Id(4)] string DatasetDigest, [property: Id(5)] int Workers,
     [property: Id(6)] int MinWorkers = 1, [property: Id(7)] int WaitForWorkersSeconds = 60, [property: Id(8)] int KeepCheckpoints = 3,
     [property: Id(9)] int MaxRestarts = 0, [property: Id(10)] ImmutableList<CheckpointRecord>? ResumeFrom = null,
-    [property: Id(11)] ImmutableList<string>? Warnings = null, [property: Id(12)] ImmutableList<EpochRecord>? History = null) : JobChange
+    [property: Id(11)] ImmutableList<string>? Warnings = null, [property: Id(12)] ImmutableList<EpochRecord>? History = null,
+    [property: Id(13)] string? Launch = null) : JobChange
 {
     public override string Name => "submit";
 }

@@ -78,6 +78,7 @@ public sealed record CheckpointRecord(
 /// <param name="ShortSinceUtc">Since when the job has been below its minimum, waiting for workers; null when it is not.</param>
 /// <param name="Checkpoints">The checkpoints kept, oldest first (at most <paramref name="KeepCheckpoints"/>).</param>
 /// <param name="ResumeFrom">The checkpoints the job started from (another job's, newest first), tried after its own.</param>
+/// <param name="Launch">A launched job's launch id (`disttrain launch`): only workers registered with it train the job.</param>
 /// <param name="Restarts">Times the job went back to Pending to restart from its latest checkpoint (at most <paramref name="MaxRestarts"/>).</param>
 [GenerateSerializer, Immutable]
 public sealed record JobRecord(
@@ -112,7 +113,8 @@ public sealed record JobRecord(
     [property: Id(28)] int Restarts = 0,
     [property: Id(29)] int MaxRestarts = 0,
     [property: Id(30)] string? RingSecret = null,
-    [property: Id(31)] long SkippedSteps = 0)
+    [property: Id(31)] long SkippedSteps = 0,
+    [property: Id(32)] string? Launch = null)
 {
     /// <summary>What a worker that holds no state of the job starts from, newest first: its own checkpoints, then those it resumed from.</summary>
     public IEnumerable<CheckpointRecord> StartingPoints() => (Checkpoints ?? []).Reverse().Concat(ResumeFrom ?? []);

@@ -95,7 +95,7 @@ public static class JobTransitions
         events = events.AddRange((s.Warnings ?? []).Select(w => new JobEvent(nowUtc, 0, 0, w, 0, 0, 0, 0, JobEvent.Warning)));
         return new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
             s.History ?? [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers, s.MinWorkers, events, s.WaitForWorkersSeconds,
-            KeepCheckpoints: s.KeepCheckpoints, MaxRestarts: s.MaxRestarts, ResumeFrom: s.ResumeFrom ?? []);
+            KeepCheckpoints: s.KeepCheckpoints, MaxRestarts: s.MaxRestarts, ResumeFrom: s.ResumeFrom ?? [], Launch: s.Launch);
     }
 
     // The most advanced `KeepCheckpoints` (3 for a record stored before jobs had the setting), oldest first.

@@ -19,6 +19,7 @@ public enum WorkerPhase
 /// means the old process is gone.</param>
 /// <param name="Note">Why the worker was lost or left.</param>
 /// <param name="SecretHash">SHA-256 (hex) of the secret its registration returned, which its calls carry; never the secret itself.</param>
+/// <param name="Launch">The launch (`disttrain launch`) whose job alone this worker trains; null: any ordinary job.</param>
 /// <param name="SamplesPerSecond">What it trained per second before its last heartbeat, as it said (kept in memory, like the beat).</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkerRecord(
@@ -32,7 +33,8 @@ public sealed record WorkerRecord(
     [property: Id(7)] string Incarnation,
     [property: Id(8)] string Note,
     [property: Id(9)] string? SecretHash = null,
-    [property: Id(10)] double SamplesPerSecond = 0)
+    [property: Id(10)] double SamplesPerSecond = 0,
+    [property: Id(11)] string? Launch = null)
 {
     /// <summary>Idle or training: it beats, and idle ones can be placed.</summary>
     public bool IsLive => Phase is WorkerPhase.Idle or WorkerPhase.Training;

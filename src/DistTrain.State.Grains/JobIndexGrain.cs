@@ -16,6 +16,15 @@ public sealed class JobIndexGrain([PersistentState("index", StateStorage.Name)] 
         return id;
     });
 
+    public Task<string> JobForLaunch(string launch) => Change(s =>
+    {
+        if (s.Launches.TryGetValue(launch, out var id)) return id;
+        id = $"job-{++s.LastJob}";
+        s.Jobs = s.Jobs.Add(id);
+        s.Launches = s.Launches.SetItem(launch, id);
+        return id;
+    });
+
     public Task<string> NewWorker() => Change(s => $"worker-{++s.LastWorker}");
 
     public Task<long> NewGeneration() => Change(s => ++s.LastGeneration);

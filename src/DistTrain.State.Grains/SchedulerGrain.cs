@@ -112,7 +112,7 @@ public sealed class SchedulerGrain(
             }
             WorkerRecord? idle = null;
             foreach (string id in state.State.Workers)
-                if (!_gone.Contains(id) && !refused.Contains(id) && await Worker(id).Available() is { } w)
+                if (!_gone.Contains(id) && !refused.Contains(id) && await Worker(id).Available() is { } w && w.Launch == job.Launch)
                 {
                     idle = w;
                     break;
@@ -160,24 +160,37 @@ public sealed class SchedulerGrain(
         {
             if (state.State.Placing is { } unfinished) await FinishAsync(unfinished);
             await StaffAsync();
-            while (state.State.Pending.Count > 0)
+            // Ordinary jobs share the idle workers and start in order: the oldest that cannot start holds the rest back.
+            // A launched job has a pool of its own (its program's ranks), so it neither waits behind them nor holds them.
+            bool ordinaryWaiting = false;
+            for (int at = 0; at < state.State.Pending.Count;)
             {
-                string jobId = state.State.Pending[0];
+                string jobId = state.State.Pending[at];
                 if (await Job(jobId).Get() is not { Phase: JobPhase.Pending } job)
                 {
-                    state.State.Pending = state.State.Pending.RemoveAt(0); // cancelled while it waited
+                    state.State.Pending = state.State.Pending.RemoveAt(at); // cancelled while it waited
                     await state.WriteStateAsync();
+                    continue;
+                }
+                if (job.Launch is null && ordinaryWaiting)
+                {
+                    at++;
                     continue;
                 }
                 var idle = new List<WorkerRecord>();
                 foreach (string id in state.State.Workers)
                 {
-                    if (!_gone.Contains(id) && await Worker(id).Available() is { } w) idle.Add(w);
+                    if (!_gone.Contains(id) && await Worker(id).Available() is { } w && w.Launch == job.Launch) idle.Add(w);
                     if (idle.Count == job.RequestedWorkers) break;
                 }
-                if (idle.Count < job.RequestedWorkers) return;
+                if (idle.Count < job.RequestedWorkers)
+                {
+                    ordinaryWaiting |= job.Launch is null;
+                    at++;
+                    continue;
+                }
                 var placement = new Placement(jobId, [.. idle.Select(w => w.Id)], [.. idle.Select(w => w.Address)], await Index.NewGeneration());
-                state.State.Pending = state.State.Pending.RemoveAt(0);
+                state.State.Pending = state.State.Pending.RemoveAt(at);
                 state.State.Placing = placement;
                 await state.WriteStateAsync();
                 await FinishAsync(placement);

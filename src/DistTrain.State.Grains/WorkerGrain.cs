@@ -41,7 +41,7 @@ public sealed class WorkerGrain(
     public Task<WorkerRecord?> Available() =>
         Task.FromResult(_heard && Record is { Phase: WorkerPhase.Idle } ? Seen : null);
 
-    public async Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null)
+    public async Task<WorkerRecord> Register(string address, int threads, string incarnation, string? secretHash = null, string? launch = null)
     {
         var old = Record;
         var now = DateTime.UtcNow;
@@ -51,8 +51,8 @@ public sealed class WorkerGrain(
         if (old is { Phase: WorkerPhase.Training, JobId: { } job } && !sameProcess)
             GrainFactory.GetGrain<IJobGrain>(job).MemberLost(Id, $"{Id} restarted").Ignore();
         var next = sameProcess && old!.Phase == WorkerPhase.Training
-            ? old with { Address = address, Threads = threads, LastHeartbeatUtc = now, SecretHash = secretHash }
-            : new WorkerRecord(Id, address, threads, WorkerPhase.Idle, null, -1, now, incarnation, "", secretHash);
+            ? old with { Address = address, Threads = threads, LastHeartbeatUtc = now, SecretHash = secretHash, Launch = launch }
+            : new WorkerRecord(Id, address, threads, WorkerPhase.Idle, null, -1, now, incarnation, "", secretHash, Launch: launch);
         await SaveAsync(next);
         Beat(now);
         Watch();

@@ -78,6 +78,13 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
     /// <summary>True when training ended early because rank 0 asked to stop.</summary>
     public bool Stopped { get; private set; }
 
+    /// <summary>Asked on rank 0 after each epoch but the last: true ends training there, on every rank (a Keras callback's
+    /// <see cref="Sequential.StopTraining"/>). Every rank must be given one, or none: it costs a collective per epoch.</summary>
+    public Func<bool>? StopAfterEpoch { get; init; }
+
+    /// <summary>True when training ended after an epoch because <see cref="StopAfterEpoch"/> said so: the run is complete.</summary>
+    public bool EarlyStopped { get; private set; }
+
     /// <summary>Whether this ring's start needed a state transfer, and from which rank.</summary>
     public (int Source, bool Transferred) Synchronized { get; private set; }
 
@@ -177,6 +184,18 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
             if (rank == 0 && plan.CheckpointEvery == 0 && p.Epoch < plan.Epochs) OnCheckpoint?.Invoke(Snapshot(final: false));
             results.Add(result);
             OnEpoch?.Invoke(result);
+            // A callback may end training after an epoch (early stopping). Rank 0's callbacks decide, as rank 0 decides a
+            // stop within an epoch, so that every rank leaves the ring after the same epoch.
+            if (StopAfterEpoch is not null && p.Epoch < plan.Epochs)
+            {
+                var stop = new float[] { rank == 0 && StopAfterEpoch() ? 1 : 0 };
+                await ring.AllreduceAsync(stop, _controlOperation++, average: false, cancellationToken).ConfigureAwait(false);
+                if (stop[0] > 0)
+                {
+                    EarlyStopped = true;
+                    return results;
+                }
+            }
         }
         return results;
     }

@@ -32,11 +32,15 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     /// <summary>Counts the samples this worker trains, for its heartbeats.</summary>
     public SampleRate? Rate { get; init; }
 
+    /// <summary>A user's program's Keras-style callbacks and history (DistTrain.Distributed); null for a job of the CLI's.</summary>
+    public FitCallbacks? Callbacks { get; init; }
+
     public async Task RunAsync(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, Dataset data, CancellationToken cancellationToken)
     {
         long interruptedAt = 0; // when training was last interrupted (Stopwatch ticks), until the next ring commits a step
         bool started = false;
         var uploader = new CheckpointUploader(Checkpoints, workerId, a.JobId, () => a.Generation, log);
+        Callbacks?.TrainBegin();
         while (true)
         {
             if (a.Ended)
@@ -112,11 +116,12 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 }
             }
             // The job completes with the last epoch's report, so rank 0 first stores the final model with the coordinator.
-            if (a.Rank == 0 && !trainer.Stopped && progress.Epoch >= plan.Epochs && progress.LastEpoch is { } last)
+            if (a.Rank == 0 && !trainer.Stopped && (progress.Epoch >= plan.Epochs || trainer.EarlyStopped) && progress.LastEpoch is { } last)
             {
                 await uploader.FinishAsync(trainer.Snapshot(final: true), cancellationToken);
-                reporter.Post(EpochReport(a, last, plan, progress));
+                reporter.Post(EpochReport(a, last, plan, progress, finished: true));
             }
+            if (!trainer.Stopped) Callbacks?.TrainEnd();
             // The last epoch's report completes the job: it must reach the coordinator before this worker moves on.
             await reporter.FlushAsync();
             if (trainer.Stopped) log($"{workerId}: {a.JobId} ended at the coordinator (cancelled or failed elsewhere); all ranks stopped together");
@@ -140,6 +145,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
                 DistTrainMetrics.AllreduceDuration.Record(step.AllreduceSeconds, tags);
                 DistTrainMetrics.AllreduceBytes.Add(step.AllreduceBytesSent, tags);
                 Rate?.Add(step.Samples);
+                Callbacks?.Step(step);
                 sinceReport.Add(step);
                 if (interruptedAt() is > 0 and var since)
                 {
@@ -172,7 +178,9 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             OnEpoch = e =>
             {
                 if (a.Rank == 0 && e.Epoch < plan.Epochs) reporter.Post(EpochReport(a, e, plan, progress));
+                Callbacks?.Epoch(e);
             },
+            StopAfterEpoch = Callbacks is null ? null : () => model.StopTraining,
             // Every replica holds the same weights, so rank 0's copy is the job's checkpoint.
             OnCheckpoint = uploader.Offer,
             Recycled = uploader.Recycled,
@@ -181,11 +189,11 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
         };
     }
 
-    private ProgressReport EpochReport(Assignment a, EpochResult e, TrainingPlan plan, TrainingProgress progress) => new()
+    private ProgressReport EpochReport(Assignment a, EpochResult e, TrainingPlan plan, TrainingProgress progress, bool finished = false) => new()
     {
         WorkerId = workerId, JobId = a.JobId, Rank = 0, Epoch = e.Epoch, Step = 0, Loss = e.Loss, Accuracy = e.Accuracy,
         SamplesPerSecond = e.SamplesPerSecond, EpochDone = true, TestLoss = e.TestLoss, TestAccuracy = e.TestAccuracy,
-        EpochSeconds = e.Seconds, Finished = e.Epoch == plan.Epochs, Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
+        EpochSeconds = e.Seconds, Finished = finished, Samples = e.Samples, LostSamples = e.LostSamples, DuplicatedSamples = e.DuplicatedSamples,
         SkippedSteps = progress.SkippedSteps,
     };
 

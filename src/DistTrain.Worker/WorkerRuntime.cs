@@ -14,8 +14,12 @@ namespace DistTrain.Worker;
 /// <param name="Advertise">The URL peers reach this worker at; default: see <see cref="AdvertisedAddress"/>.</param>
 /// <param name="Once">Exit after one job (what `disttrain local` uses), instead of waiting for the next.</param>
 /// <param name="Security">The cluster token and TLS, for the worker's calls and its ring service.</param>
+/// <param name="Launch">A rank of a launched job (`disttrain launch`): it registers with the launch's id and trains that job alone.</param>
 public sealed record WorkerOptions(string Coordinator, string Bind = "0.0.0.0", int Port = 0, string? Advertise = null, int Threads = 1,
-    bool Once = false, TimeSpan? CollectiveTimeout = null, Protos.Security.ClusterSecurity? Security = null);
+    bool Once = false, TimeSpan? CollectiveTimeout = null, Protos.Security.ClusterSecurity? Security = null, string? Launch = null);
+
+/// <summary>What a user's own program trains (DistTrain.Distributed): its model, data and callbacks, instead of a job spec's.</summary>
+public sealed record ProgramWorkload(Sequential Model, Dataset Data, FitCallbacks Callbacks);
 
 /// <summary>
 /// A worker process: serves its end of the ring, registers with the coordinator, waits for an assignment, fetches
@@ -26,6 +30,15 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 {
     /// <summary>Why the worker is stopping once its token is cancelled (e.g. "it received SIGTERM"), as told to the coordinator.</summary>
     public Func<string> StopReason { get; init; } = () => "it was asked to stop";
+
+    /// <summary>A user's program's model and data, trained instead of the assignment's spec and dataset.</summary>
+    public ProgramWorkload? Program { get; init; }
+
+    /// <summary>This worker's rank in its latest job (−1 before the first).</summary>
+    public int Rank { get; private set; } = -1;
+
+    /// <summary>Why the last job failed on this worker, as it told the coordinator; null when none did.</summary>
+    public string? Failure { get; private set; }
 
     private int _left;
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
@@ -73,6 +86,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             {
                 var assignment = await NextAssignmentAsync(workers, id, finished, token);
                 finished = assignment.JobId;
+                Rank = assignment.Rank;
                 log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
                 try
                 {
@@ -82,6 +96,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                     && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
                 {
                     log($"{id}: failed: {e.Message}");
+                    Failure = e.Message;
                     try
                     {
                         await workers.ReportProgressAsync(new ProgressReport { WorkerId = id, JobId = assignment.JobId, Rank = assignment.Rank, Error = e.Message },
@@ -119,7 +134,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 try
                 {
                     var registered = await workers.RegisterAsync(
-                        new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation },
+                        new RegisterRequest { AdvertisedAddress = _advertise, Threads = options.Threads, WorkerId = id, Incarnation = _incarnation, LaunchId = options.Launch ?? "" },
                         new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
                     _secret = registered.WorkerSecret;
                     Answered();
@@ -167,8 +182,8 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     private async Task RunJobAsync(string id, Assignment a, Workers.WorkersClient workers, Datasets.DatasetsClient datasets,
         Checkpoints.CheckpointsClient checkpoints, RingOutbox outbox, CancellationToken cancellationToken)
     {
-        var data = await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
-        var model = ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
+        var data = Program?.Data ?? await FetchDatasetAsync(a.DatasetDigest, datasets, cancellationToken);
+        var model = Program?.Model ?? ModelSpec.ForData(a.Spec.Model, a.Spec.Seed, data.TrainX.Shape[1..], a.Spec.Optimizer);
         var plan = new TrainingPlan(a.Spec.Epochs, a.Spec.GlobalBatchSize, a.Spec.Seed,
             a.Spec.BucketBytes > 0 ? a.Spec.BucketBytes : BucketPlan.DefaultBucketBytes, a.Spec.ConsistencyCheckEvery, a.Spec.CheckpointEvery,
             a.Spec.HasMaxSkippedSteps ? a.Spec.MaxSkippedSteps : null);
@@ -179,6 +194,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                 secret: g.RingSecret, security: options.Security),
             Checkpoints = checkpoints,
             Rate = _rate,
+            Callbacks = Program?.Callbacks,
         };
         await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);
     }

@@ -39,11 +39,12 @@ public sealed class JobOptions
     };
     public Option<string?> Save { get; } = new("--save") { Description = "Download the trained model to this file when the job completes" };
     public Option<bool> Json { get; } = CommonOptions.Json();
+    public Option<string?> Name { get; } = new("--name") { Description = "The job's name in jobs, status and the page" };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
-                     Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, MaxSkippedSteps, Save, Json })
+                     Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, MaxSkippedSteps, Save, Json, Name })
             command.Options.Add(o);
     }
 
@@ -59,7 +60,7 @@ public sealed class JobOptions
             Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
             ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "", MinWorkers = p.GetValue(MinWorkers),
             WaitForWorkersSeconds = p.GetValue(WaitForWorkers), CheckpointEvery = p.GetValue(CheckpointEvery),
-            KeepCheckpoints = p.GetValue(KeepCheckpoints), MaxRestarts = p.GetValue(MaxRestarts),
+            KeepCheckpoints = p.GetValue(KeepCheckpoints), MaxRestarts = p.GetValue(MaxRestarts), Name = p.GetValue(Name) ?? "",
         };
         if (p.GetValue(MaxSkippedSteps) is { } max)
         {

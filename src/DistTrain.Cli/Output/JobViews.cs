@@ -43,8 +43,8 @@ public static class JobViews
     public static void WriteStatus(Job job)
     {
         var console = AnsiConsole.Console;
-        console.MarkupLine($"[bold]{job.Id}[/]  {StatusName(job.Status)}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  " +
-            $"workers {job.Workers.Count}  {Markup.Escape(job.Spec.Dataset)} / {Markup.Escape(Describe(job.Spec.Model))}");
+        console.MarkupLine($"[bold]{job.Id}[/]{(job.Spec.Name.Length > 0 ? $" ({Markup.Escape(job.Spec.Name)})" : "")}  {StatusName(job.Status)}  epoch {job.Epoch}/{job.Spec.Epochs}  step {job.Step}/{job.StepsPerEpoch}  " +
+            $"workers {job.Workers.Count}  {Markup.Escape(DataOf(job.Spec))} / {Markup.Escape(Describe(job.Spec.Model))}");
         if (job.Error.Length > 0) console.MarkupLine($"[red]error:[/] {Markup.Escape(job.Error)}");
         if (job.Checkpoints.Count > 0)
             console.MarkupLine($"checkpoint: {Markup.Escape(Commands.CheckpointCommands.Where(job.Checkpoints[0]))} {job.Checkpoints[0].Digest[..12]}  " +
@@ -70,12 +70,15 @@ public static class JobViews
 
     public static void WriteList(IEnumerable<Job> jobs)
     {
-        var table = new Table().AddColumns("job", "status", "dataset", "model", "workers", "epoch", "test accuracy", "error");
+        var table = new Table().AddColumns("job", "name", "status", "dataset", "model", "workers", "epoch", "test accuracy", "error");
         foreach (var j in jobs)
-            table.AddRow(j.Id, StatusName(j.Status), Markup.Escape(j.Spec.Dataset), Markup.Escape(Describe(j.Spec.Model)), $"{j.Spec.Workers}",
+            table.AddRow(j.Id, Markup.Escape(j.Spec.Name), StatusName(j.Status), Markup.Escape(DataOf(j.Spec)), Markup.Escape(Describe(j.Spec.Model)), $"{j.Spec.Workers}",
                 $"{j.Epoch}/{j.Spec.Epochs}", j.History.Count > 0 ? $"{j.History[^1].TestAccuracy:F4}" : "", Markup.Escape(j.Error));
         AnsiConsole.Console.Write(table);
     }
 
     private static string Describe(string model) => model.TrimStart().StartsWith('{') ? "spec" : model;
+
+    // A launched job's data is its program's; the coordinator never sees it.
+    private static string DataOf(JobSpec spec) => spec.LaunchId.Length > 0 ? "(program)" : spec.Dataset;
 }

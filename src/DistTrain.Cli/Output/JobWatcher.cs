@@ -79,7 +79,9 @@ public static class JobWatcher
             + (job.SkippedSteps > 0 ? $"  ({job.SkippedSteps} step{(job.SkippedSteps == 1 ? "" : "s")} skipped: NaN or Inf gradient)" : ""));
         if (json)
         {
-            var result = JsonLine.TrainResult(job.Spec.Dataset, job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model, job.Spec.Epochs,
+            // A launched job's data and model are its program's: it goes by its name.
+            var result = JsonLine.TrainResult(job.Spec.Dataset is { Length: > 0 } d ? d : job.Spec.Name,
+                job.Spec.LaunchId.Length > 0 ? job.Spec.Name : job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model, job.Spec.Epochs,
                 job.TrainSamples, job.TestSamples, final.TestAccuracy, final.TestLoss, rate, seconds);
             result["workers"] = job.Workers.Count;
             result["job"] = job.Id;

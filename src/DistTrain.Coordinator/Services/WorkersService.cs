@@ -22,7 +22,7 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
         Errors.Map(async () =>
         {
             var (id, secret) = await registry.RegisterWithSecretAsync(request.AdvertisedAddress, request.Threads, request.WorkerId, request.Incarnation,
-                Secret(context), requireHttps: context.GetHttpContext().Request.IsHttps);
+                Secret(context), requireHttps: context.GetHttpContext().Request.IsHttps, launch: request.LaunchId);
             return new RegisterResponse { WorkerId = id, WorkerSecret = secret };
         });
 

@@ -11,7 +11,8 @@ public sealed class History
     /// <summary>Epochs actually run (fewer than asked when a callback stopped training).</summary>
     public int Epochs { get; private set; }
 
-    internal void Record(IReadOnlyDictionary<string, double> logs)
+    /// <summary>Adds one epoch's logs: Fit does, and so does a distributed run (DistTrain.Distributed).</summary>
+    public void Record(IReadOnlyDictionary<string, double> logs)
     {
         foreach (var (k, v) in logs)
         {
