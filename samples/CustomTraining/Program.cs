@@ -14,7 +14,8 @@ model.Add(new Dense(3, "softmax"));
 model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(), ["accuracy"]);
 
 // Data-parallel under `disttrain launch`; one process when run alone.
-var history = model.FitDistributed(data.TrainX, data.TrainY, epochs: 10, batchSize: 64, validationData: (data.TestX, data.TestY));
+int epochs = args.Length > 1 ? int.Parse(args[1]) : 10;
+var history = model.FitDistributed(data.TrainX, data.TrainY, epochs, batchSize: 64, validationData: (data.TestX, data.TestY));
 
 if (DistributedFit.Rank == 0)
     Console.WriteLine($"val_accuracy {history["val_accuracy"][^1]:F4} after {history.Epochs} epochs");

@@ -30,10 +30,14 @@ public static class LaunchCommand
         };
         var name = new Option<string?>("--name") { Description = "The job's name in jobs, status and the page (default: the program's name)" };
         var threads = CommonOptions.Threads();
+        var bind = new Option<string?>("--bind")
+        {
+            Description = "Address the copies serve their ends of the ring on (default: 127.0.0.1 when the coordinator is on loopback, else 0.0.0.0, which needs the cluster token)",
+        };
         var json = CommonOptions.Json();
         var program = new Argument<string[]>("program") { Description = "The program and its arguments, after --", Arity = ArgumentArity.OneOrMore };
         var command = new Command("launch", "Run N copies of your own training program as one data-parallel job (like torchrun)")
-            { workers, worldSize, coordinator, launchId, name, threads, json, program };
+            { workers, worldSize, coordinator, launchId, name, threads, bind, json, program };
         var security = new SecurityOptions(server: false);
         security.AddTo(command);
         command.SetAction(async (p, ct) =>
@@ -57,10 +61,11 @@ public static class LaunchCommand
             }
             using var channel = cluster?.Connect(url!) ?? CoordinatorChannel.Create(url!, security: security.Read(p));
             var jobs = new Jobs.JobsClient(channel);
+            string ringBind = p.GetValue(bind) ?? (CoordinatorChannel.Parse(url!).All(u => u.IsLoopback) ? "127.0.0.1" : "0.0.0.0");
             using var ranks = new LaunchedRanks();
             for (int r = 0; r < local; r++)
             {
-                var environment = new LaunchEnvironment(url!, id, world, r, jobName, p.GetValue(threads), cluster is null ? "0.0.0.0" : "127.0.0.1").Variables
+                var environment = new LaunchEnvironment(url!, id, world, r, jobName, p.GetValue(threads), ringBind).Variables
                     .ToDictionary();
                 if (token is not null) environment[Protos.Security.ClusterToken.Variable] = token;
                 ranks.Start(r, args[0], args[1..], environment);
@@ -68,12 +73,19 @@ public static class LaunchCommand
             Terminal.Info($"launch {id}: {local} copies of {string.Join(' ', args)} (pids {string.Join(", ", ranks.ProcessIds)}), {world} ranks in all, coordinator {url}");
             if (pagePort is { } port)
                 Terminal.Info($"page: http://127.0.0.1:{port}/login?next=%2F&ticket={Uri.EscapeDataString(cluster!.PageTicket)}");
-            var codes = await ranks.WaitAsync(async () => await FindAsync(jobs, id, ct) is { Status: JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled },
+            var codes = await ranks.WaitAsync(async () => await FindAsync(jobs, id, ct, tolerant: true) is { Status: JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled },
                 TimeSpan.FromSeconds(60), ct);
             var job = await FindAsync(jobs, id, ct);
             if (job is null)
             {
                 Console.Error.WriteLine($"disttrain: launch {id}'s copies exited with codes {string.Join(", ", codes)} before any submitted its job");
+                return 1;
+            }
+            if (job.Status is JobStatus.Pending or JobStatus.Running)
+            {
+                // Every copy here has gone: the job cannot finish without them (it would wait for them forever).
+                await jobs.CancelAsync(new CancelJobRequest { Id = job.Id }, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: ct);
+                Console.Error.WriteLine($"disttrain: launch {id}'s copies exited with codes {string.Join(", ", codes)} while {job.Id} was {job.Status.ToString().ToLowerInvariant()}; cancelled it");
                 return 1;
             }
             int code = JobWatcher.Report(job, p.GetValue(json), clock.Elapsed.TotalSeconds);
@@ -94,8 +106,19 @@ public static class LaunchCommand
         return Path.GetFileNameWithoutExtension(file);
     }
 
-    // The launch's job, once a copy has submitted it.
-    private static async Task<Job?> FindAsync(Jobs.JobsClient jobs, string launchId, CancellationToken cancellationToken) =>
-        (await jobs.ListAsync(new ListJobsRequest(), deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken))
-        .Jobs.FirstOrDefault(j => j.Spec.LaunchId == launchId);
+    // The launch's job, once a copy has submitted it. While the copies run, a coordinator that is not up yet (or
+    // restarting) is only not an answer: the copies wait for it themselves.
+    private static async Task<Job?> FindAsync(Jobs.JobsClient jobs, string launchId, CancellationToken cancellationToken, bool tolerant = false)
+    {
+        try
+        {
+            var list = await jobs.ListAsync(new ListJobsRequest(),
+                new Grpc.Core.CallOptions(deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken).WithWaitForReady());
+            return list.Jobs.FirstOrDefault(j => j.Spec.LaunchId == launchId);
+        }
+        catch (Grpc.Core.RpcException) when (tolerant)
+        {
+            return null;
+        }
+    }
 }

@@ -13,6 +13,8 @@ public static class JobViews
     public static JsonObject Status(Job job) => new()
     {
         ["job"] = job.Id,
+        ["name"] = job.Spec.Name,
+        ["launch_id"] = job.Spec.LaunchId.Length > 0 ? job.Spec.LaunchId : null,
         ["status"] = StatusName(job.Status),
         ["epoch"] = job.Epoch,
         ["step"] = job.Step,
