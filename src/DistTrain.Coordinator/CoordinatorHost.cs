@@ -76,9 +76,10 @@ public static class CoordinatorHost
             .AddServiceOptions<WorkersService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (256 * 1024, 16 << 20))
             // Upload chunks of up to 4 MiB in, 1 MiB chunks out.
             .AddServiceOptions<CheckpointsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = ((4 << 20) + 64 * 1024, 2 << 20))
-            // A digest in, 1 MiB chunks out.
-            .AddServiceOptions<DatasetsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = (4096, 2 << 20));
+            // A digest or an upload's 1 MiB chunks in, 1 MiB chunks out.
+            .AddServiceOptions<DatasetsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = ((1 << 20) + 4096, 2 << 20));
         var preparer = new DatasetPreparer(options.DataDir, log);
+        builder.Services.AddSingleton(preparer);
         var store = new Checkpoints.FileCheckpointStore(options.CheckpointDir
             ?? Path.Combine(options.Storage.Kind == "file" ? options.Storage.Target : Data.DataCache.Root, "checkpoints"));
         builder.Services.AddSingleton(sp => new Checkpoints.CheckpointKeeper(sp.GetRequiredService<IGrainFactory>(), store, m => log($"warning: {m}")));

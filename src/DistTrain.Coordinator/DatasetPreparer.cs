@@ -18,6 +18,9 @@ public sealed class DatasetPreparer(string? dataDir, Action<string> log)
 
     public PreparedDataset Prepare(JobSpec spec)
     {
+        if (UploadedDataset.TryParse(spec.Dataset, out string name, out string uploaded))
+            return Uploaded(uploaded) ?? throw new ArgumentException(
+                $"this coordinator holds no dataset {name} with SHA-256 {uploaded[..12]}…; `submit --data` uploads it before it submits the job");
         var text = new TokenizerOptions(spec.NumWords > 0 ? spec.NumWords : 10_000, spec.MaxLen > 0 ? spec.MaxLen : 256);
         string key = spec.Dataset == "imdb" ? $"imdb-{text.Key}" : spec.Dataset;
         lock (_lock)
@@ -28,8 +31,58 @@ public sealed class DatasetPreparer(string? dataDir, Action<string> log)
             string digest = DatasetFile.Write(data, path);
             File.WriteAllText(path + DigestSuffix, digest);
             log($"{data.Describe()}; serving it as {digest[..12]}…");
-            return _prepared[key] = new PreparedDataset(digest, path, data.TrainCount, data.TestCount, data.TrainX.Shape[1..]);
+            return _prepared[key] = new PreparedDataset(digest, path, data.TrainCount, data.TestCount, data.TrainX.Shape[1..], data.TrainY);
         }
+    }
+
+    /// <summary>The largest dataset file a client may upload: the readers' own cap on values, as float32, and some.</summary>
+    public const long MaxUploadBytes = DataLimits.MaxTableValues * 4L + (64L << 20);
+
+    /// <summary>A file a client uploaded, not yet trusted: a temporary file in <see cref="UploadFolder"/>.</summary>
+    public static string UploadFolder => Folder;
+
+    /// <summary>
+    /// Keeps an uploaded dataset file once it hashes to <paramref name="digest"/> and reads through as a dataset (its
+    /// header's shapes checked against its bytes); deletes it otherwise. Throws <see cref="DataException"/> naming the fault.
+    /// </summary>
+    public PreparedDataset Store(string uploadedPath, string digest)
+    {
+        try
+        {
+            if (DatasetFile.Digest(uploadedPath) != digest) throw new DataException($"the uploaded file does not hash to {digest}; it was damaged on the way");
+            Dataset data;
+            try
+            {
+                data = DatasetFile.Read(uploadedPath);
+            }
+            catch (DataException e)
+            {
+                // The client is told what is wrong with its file, not where this coordinator keeps it.
+                throw new DataException(e.Message.Replace(uploadedPath, "the uploaded dataset file"));
+            }
+            if (data.TrainCount == 0) throw new DataException("the uploaded dataset has no training samples");
+            string path = Path.Combine(Folder, $"{digest}.dtd");
+            File.Move(uploadedPath, path, overwrite: true);
+            File.WriteAllText(path + DigestSuffix, digest);
+            log($"{data.Describe()}; uploaded, serving it as {digest[..12]}…");
+            lock (_lock) return _prepared[digest] = new PreparedDataset(digest, path, data.TrainCount, data.TestCount, data.TrainX.Shape[1..], data.TrainY);
+        }
+        finally
+        {
+            File.Delete(uploadedPath);
+        }
+    }
+
+    /// <summary>An uploaded dataset this coordinator (or another on this disk) keeps, by digest; null if none.</summary>
+    public PreparedDataset? Uploaded(string digest)
+    {
+        lock (_lock)
+            if (_prepared.TryGetValue(digest, out var known)) return known;
+        // Kept from an earlier upload (by this coordinator before a restart, or another on this disk): its labels are
+        // read once, so that jobs on it are checked as on a fresh upload.
+        if (Find(digest) is not { } found) return null;
+        found = found with { TrainLabels = DatasetFile.ReadTrainLabels(found.Path) };
+        lock (_lock) return _prepared[digest] = found;
     }
 
     /// <summary>A dataset file prepared earlier, by any coordinator on this disk, found by its digest; null if none.</summary>
@@ -39,7 +92,10 @@ public sealed class DatasetPreparer(string? dataDir, Action<string> log)
         {
             string path = sidecar[..^DigestSuffix.Length];
             if (File.Exists(path) && File.ReadAllText(sidecar).Trim() == digest)
-                return new PreparedDataset(digest, path, 0, 0, []); // serving needs only the file; its counts are in the job's record
+            {
+                var shapes = DatasetFile.ReadShapes(path);
+                return new PreparedDataset(digest, path, shapes[0][0], shapes[2][0], shapes[0][1..]);
+            }
         }
         return null;
     }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using DistTrain.Data;
 using DistTrain.Engine.Model;
 using DistTrain.Engine.Spec;
 using DistTrain.Protos;
@@ -10,7 +11,8 @@ using DistTrain.Protos.Security;
 namespace DistTrain.Coordinator;
 
 /// <summary>A dataset the coordinator has prepared for workers: its file, digest and sample shape.</summary>
-public sealed record PreparedDataset(string Digest, string Path, int TrainSamples, int TestSamples, int[] SampleShape);
+/// <param name="TrainLabels">The training split's labels, when at hand, to check a job's model against (<see cref="TargetCheck"/>).</param>
+public sealed record PreparedDataset(string Digest, string Path, int TrainSamples, int TestSamples, int[] SampleShape, Engine.Tensor? TrainLabels = null);
 
 /// <summary>
 /// The coordinator's side of the job and worker APIs: a thin adapter over the grains, where every decision is made and
@@ -71,6 +73,9 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         var model = ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
+        if (!data.SampleShape.AsSpan().SequenceEqual(model.InputShape))
+            throw new ArgumentException($"the model expects inputs {Engine.Layers.Layer.FormatShape(model.InputShape)}, but {UploadedDataset.DisplayName(spec.Dataset)} samples are {Engine.Layers.Layer.FormatShape(data.SampleShape)}");
+        if (data.TrainLabels is { } labels) TargetCheck.Check(model, labels, $"{UploadedDataset.DisplayName(spec.Dataset)}'s training split");
         int stepsPerEpoch = ShardPlan.StepsPerEpoch(data.TrainSamples, spec.GlobalBatchSize);
         var resume = (From: (ImmutableList<CheckpointRecord>?)null, Warnings: (ImmutableList<string>?)null, History: (ImmutableList<EpochRecord>?)null);
         if (spec.ResumeFrom.Length > 0)

@@ -45,6 +45,70 @@ public static class DatasetFile
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
+    /// <summary>The file's four tensor shapes from its header alone (train x, train y, test x, test y), without reading the data.</summary>
+    public static int[][] ReadShapes(string path)
+    {
+        using var file = File.OpenRead(path);
+        return ReadShapes(file, path);
+    }
+
+    /// <summary>The training labels alone (the second tensor), read past the inputs without loading them.</summary>
+    public static Tensor ReadTrainLabels(string path)
+    {
+        using var file = File.OpenRead(path);
+        var shapes = ReadShapes(file, path);
+        long labels = Elements(shapes[1], path) * sizeof(float);
+        file.Seek(Elements(shapes[0], path) * sizeof(float), SeekOrigin.Current);
+        if (file.Position + labels > file.Length) throw new DataException($"{path}: truncated; the training labels need {labels} more bytes");
+        var y = new Tensor(shapes[1]);
+        file.ReadExactly(MemoryMarshal.AsBytes(y.Span));
+        return y;
+    }
+
+    private static int[][] ReadShapes(FileStream file, string path)
+    {
+        var start = new byte[Magic.Length + 4];
+        if (file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false) < start.Length || !start.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new DataException($"{path}: not a DistTrain dataset file (bad magic)");
+        int headerLength = BitConverter.ToInt32(start, Magic.Length);
+        if (headerLength is < 2 or > MaxHeaderBytes || headerLength > file.Length - start.Length) throw new DataException($"{path}: truncated header");
+        var header = new byte[headerLength];
+        file.ReadExactly(header);
+        return ParseHeader(header, path).Shapes;
+    }
+
+    // A header is a few hundred bytes; anything past this is not one.
+    private const int MaxHeaderBytes = 1 << 20;
+
+    private static Header ParseHeader(ReadOnlySpan<byte> json, string path)
+    {
+        Header? header;
+        try
+        {
+            header = JsonSerializer.Deserialize<Header>(json);
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"{path}: the header is not valid ({e.Message})");
+        }
+        if (header is not { Shapes: { Length: 4 } shapes } || shapes.Any(s => s is null || s.Length is < 1 or > 8 || s.Any(d => d < 0)))
+            throw new DataException($"{path}: the header must hold four shapes (train x, train y, test x, test y) of 1 to 8 dimensions, none negative");
+        return header with { Name = header.Name ?? "dataset", Source = header.Source ?? "" };
+    }
+
+    private static long Elements(int[] shape, string path)
+    {
+        long n = 1;
+        foreach (int d in shape)
+        {
+            n *= d;
+            if (n > int.MaxValue) throw new DataException($"{path}: a tensor of shape {ShapeText(shape)} is larger than one array can hold");
+        }
+        return n;
+    }
+
+    private static string ShapeText(int[] shape) => "(" + string.Join(", ", shape) + ")";
+
     /// <summary>Reads a dataset file, checking it against <paramref name="expectedDigest"/> when given.</summary>
     public static Dataset Read(string path, string? expectedDigest = null)
     {
@@ -56,20 +120,23 @@ public static class DatasetFile
         int headerLength = BitConverter.ToInt32(bytes, Magic.Length);
         int at = Magic.Length + 4;
         if (headerLength < 0 || at + headerLength > bytes.Length) throw new DataException($"{path}: truncated header");
-        var header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(at, headerLength))
-            ?? throw new DataException($"{path}: empty header");
+        var header = ParseHeader(bytes.AsSpan(at, headerLength), path);
         at += headerLength;
         var tensors = new Tensor[4];
         for (int i = 0; i < 4; i++)
         {
-            var t = new Tensor(header.Shapes[i]);
-            int n = t.Length * sizeof(float);
+            // The shape is checked against the bytes that are there before anything is allocated for it.
+            long n = Elements(header.Shapes[i], path) * sizeof(float);
             if (at + n > bytes.Length) throw new DataException($"{path}: truncated; tensor {i} needs {n} more bytes");
-            MemoryMarshal.Cast<byte, float>(bytes.AsSpan(at, n)).CopyTo(t.Span);
+            var t = new Tensor(header.Shapes[i]);
+            MemoryMarshal.Cast<byte, float>(bytes.AsSpan(at, (int)n)).CopyTo(t.Span);
             tensors[i] = t;
-            at += n;
+            at += (int)n;
         }
         if (at != bytes.Length) throw new DataException($"{path}: {bytes.Length - at} unexpected bytes at the end");
+        int samples = tensors[0].Batch, tests = tensors[2].Batch;
+        if (tensors[1].Batch != samples || tensors[3].Batch != tests || !tensors[0].Shape.AsSpan(1).SequenceEqual(tensors[2].Shape.AsSpan(1)))
+            throw new DataException($"{path}: the splits do not match: inputs {ShapeText(tensors[0].Shape)} and {ShapeText(tensors[2].Shape)}, targets {ShapeText(tensors[1].Shape)} and {ShapeText(tensors[3].Shape)}");
         return new Dataset(header.Name, tensors[0], tensors[1], tensors[2], tensors[3], header.Source) { Details = header.Details };
     }
 }

@@ -31,7 +31,8 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
         ("Workers", "ReportBroken", MethodType.Unary, false), ("Workers", "NextGeneration", MethodType.Unary, false),
         ("Checkpoints", "Upload", MethodType.ClientStreaming, false), ("Checkpoints", "Download", MethodType.ServerStreaming, false),
         ("Checkpoints", "List", MethodType.Unary, false),
-        ("Datasets", "Fetch", MethodType.ServerStreaming, false),
+        ("Datasets", "Fetch", MethodType.ServerStreaming, false), ("Datasets", "Stat", MethodType.Unary, false),
+        ("Datasets", "Upload", MethodType.ClientStreaming, false),
         ("Collective", "Link", MethodType.ServerStreaming, true),
     ];
 
@@ -126,8 +127,11 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
             new GetJobRequest { Id = new string('j', 3 << 20) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
         yield return new("oversize/Workers.Register/512KiB", c => RawAsync(c, "Workers", "Register", MethodType.Unary,
             new RegisterRequest { AdvertisedAddress = new string('a', 512 * 1024) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
-        yield return new("oversize/Datasets.Fetch/8KiB-digest", c => RawAsync(c, "Datasets", "Fetch", MethodType.ServerStreaming,
-            new FetchDatasetRequest { Digest = new string('d', 8192) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
+        yield return new("oversize/Datasets.Fetch/2MiB-digest", c => RawAsync(c, "Datasets", "Fetch", MethodType.ServerStreaming,
+            new FetchDatasetRequest { Digest = new string('d', 2 << 20) }.ToByteArray(), SecureCluster.Headers()), [StatusCode.ResourceExhausted]);
+        yield return new("oversize/Datasets.Upload/3MiB-chunk", c => RawAsync(c, "Datasets", "Upload", MethodType.ClientStreaming,
+            new DatasetUpload { Digest = new string('a', 64), TotalBytes = 3 << 20, Data = ByteString.CopyFrom(new byte[3 << 20]) }.ToByteArray(), SecureCluster.Headers()),
+            [StatusCode.ResourceExhausted]);
         yield return new("oversize/Checkpoints.Upload/6MiB-chunk", c => RawAsync(c, "Checkpoints", "Upload", MethodType.ClientStreaming,
             new CheckpointChunk { TotalBytes = 6 << 20, Data = ByteString.CopyFrom(new byte[6 << 20]) }.ToByteArray(), SecureCluster.Headers()),
             [StatusCode.ResourceExhausted]);
@@ -200,7 +204,55 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
                 SecureCluster.Headers(secret: c.OutsiderSecret));
             return (StatusCode.OK, $"rank {a.Rank}, ring secret '{a.RingSecret}'");
         }, [StatusCode.OK], "rank -1, ring secret ''");
-        // 7. Unknown ids and digests: NOT_FOUND or INVALID_ARGUMENT naming them.
+        // 7. Dataset uploads (submit --data) that lie about their size or digest, or are no dataset file: INVALID_ARGUMENT
+        //    naming the fault, nothing kept.
+        static byte[] DatasetBytes(string shapes, int dataBytes) => [.. "DTDATA1\0"u8, .. BitConverter.GetBytes(System.Text.Encoding.UTF8.GetByteCount(shapes)),
+            .. System.Text.Encoding.UTF8.GetBytes(shapes), .. new byte[dataBytes]];
+        static string Sha(byte[] b) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(b));
+        var garbage = new byte[4096];
+        var huge = DatasetBytes("""{"Name":"x","Source":"","Details":null,"Shapes":[[1073741824,1073741824],[1],[1,1],[1]]}""", 64);
+        var mismatched = DatasetBytes("""{"Name":"x","Source":"","Details":null,"Shapes":[[4,2],[3],[0,2],[0]]}""", 44); // 4 inputs but 3 labels, and every byte there
+        var uploads = new (string Name, DatasetUpload[] Messages, string Says)[]
+        {
+            ("empty-stream", [], "starts with"),
+            ("digest-not-hex", [new() { Digest = "../../etc/passwd", TotalBytes = 4, Data = ByteString.CopyFrom(1, 2, 3, 4) }], "digest"),
+            ("size-zero", [new() { Digest = Sha([]), TotalBytes = 0 }], "bytes"),
+            ("size-a-terabyte", [new() { Digest = new string('a', 64), TotalBytes = 1L << 40 }], "bytes"),
+            ("more-than-declared", [new() { Digest = new string('a', 64), TotalBytes = 10, Data = ByteString.CopyFrom(new byte[20]) }], "more than"),
+            ("fewer-than-declared", [new() { Digest = new string('a', 64), TotalBytes = 100, Data = ByteString.CopyFrom(new byte[10]) }], "ended after"),
+            ("digest-again-later", [new() { Digest = Sha(garbage), TotalBytes = 4096, Data = ByteString.CopyFrom(garbage, 0, 2048) },
+                new() { Digest = Sha(garbage), Data = ByteString.CopyFrom(garbage, 2048, 2048) }], "first message"),
+            ("wrong-digest", [new() { Digest = new string('c', 64), TotalBytes = 4096, Data = ByteString.CopyFrom(garbage) }], "does not hash"),
+            ("not-a-dataset", [new() { Digest = Sha(garbage), TotalBytes = 4096, Data = ByteString.CopyFrom(garbage) }], "bad magic"),
+            ("header-promises-2^60-floats", [new() { Digest = Sha(huge), TotalBytes = huge.Length, Data = ByteString.CopyFrom(huge) }], "larger than"),
+            ("splits-do-not-match", [new() { Digest = Sha(mismatched), TotalBytes = mismatched.Length, Data = ByteString.CopyFrom(mismatched) }], "do not match"),
+        };
+        foreach (var (name, messages, says) in uploads)
+            yield return new($"upload/{name}", c => Call(async () =>
+            {
+                using var call = new Datasets.DatasetsClient(c.Channel).Upload(deadline: DateTime.UtcNow.AddSeconds(15));
+                try
+                {
+                    foreach (var m in messages) await call.RequestStream.WriteAsync(m);
+                    await call.RequestStream.CompleteAsync();
+                }
+                catch (Exception e) when (e is RpcException or InvalidOperationException)
+                {
+                    // Refused before everything was sent: the status is in the response.
+                }
+                await call.ResponseAsync;
+            }), [StatusCode.InvalidArgument], says);
+        yield return new("upload/Stat-not-a-digest", c => Call(() => new Datasets.DatasetsClient(c.Channel).StatAsync(new FetchDatasetRequest { Digest = "x" }).ResponseAsync),
+            [StatusCode.InvalidArgument], "digest");
+        yield return new("upload/Stat-unknown", c => Call(() => new Datasets.DatasetsClient(c.Channel).StatAsync(new FetchDatasetRequest { Digest = new string('e', 64) }).ResponseAsync),
+            [StatusCode.NotFound], "SHA-256");
+        yield return new("upload/job-names-a-dataset-never-uploaded", c => Call(() => c.Jobs.SubmitAsync(new SubmitJobRequest { Spec = new JobSpec
+            { Model = "mnist-mlp", Dataset = "mine@sha256:" + new string('f', 64), Epochs = 1, GlobalBatchSize = 60, Workers = 1 } }).ResponseAsync),
+            [StatusCode.InvalidArgument], "holds no dataset");
+        yield return new("upload/job-names-a-bad-digest", c => Call(() => c.Jobs.SubmitAsync(new SubmitJobRequest { Spec = new JobSpec
+            { Model = "mnist-mlp", Dataset = "mine@sha256:../../etc", Epochs = 1, GlobalBatchSize = 60, Workers = 1 } }).ResponseAsync),
+            [StatusCode.InvalidArgument], "digest");
+        // 8. Unknown ids and digests: NOT_FOUND or INVALID_ARGUMENT naming them.
         yield return new("unknown/Jobs.Get", c => Call(() => c.Jobs.GetAsync(new GetJobRequest { Id = "job-424242" }).ResponseAsync), [StatusCode.NotFound], "job-424242");
         yield return new("unknown/Jobs.Cancel", c => Call(() => c.Jobs.CancelAsync(new CancelJobRequest { Id = "job-424242" }).ResponseAsync), [StatusCode.NotFound], "job-424242");
         yield return new("unknown/Datasets.Fetch", c => RawAsync(c, "Datasets", "Fetch", MethodType.ServerStreaming,
@@ -223,7 +275,7 @@ public class HostileInputSuiteTests(SecureCluster cluster, ITestOutputHelper out
     public void The_suite_has_at_least_150_cases_across_its_categories()
     {
         Assert.True(ByName.Count >= 150, $"{ByName.Count} cases");
-        Assert.Equal(7, ByName.Keys.Select(k => k.Split('/')[0]).Distinct().Count());
+        Assert.Equal(8, ByName.Keys.Select(k => k.Split('/')[0]).Distinct().Count());
     }
 
     [Theory]

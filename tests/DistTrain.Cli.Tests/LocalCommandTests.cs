@@ -36,4 +36,28 @@ public class LocalCommandTests : IDisposable
         Assert.DoesNotContain("   at ", run.Stderr);
         BackgroundProcess.AssertAllGone(run.Stderr);
     }
+
+    [Fact]
+    public void Local_data_uploads_the_users_own_npz_once_and_two_workers_learn_it()
+    {
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        string npz = Path.Combine(_dir, "blobs.npz"), spec = Path.Combine(_dir, "mlp.json");
+        TabularData.WriteNpz(npz, 900, 300);
+        File.WriteAllText(spec, TabularData.Spec());
+        var r = CliProcess.Run(["local", "--workers", "2", "--data", npz, "--model", spec, "--epochs", "8", "--no-metrics", "--json"], env, timeoutSeconds: 240);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("uploading blobs", r.Stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(r.LastLine);
+        Assert.Equal("blobs", json.RootElement.GetProperty("dataset").GetString());
+        Assert.Equal(900, json.RootElement.GetProperty("train_samples").GetInt32());
+        Assert.True(json.RootElement.GetProperty("test_accuracy").GetDouble() > 0.85, r.LastLine);
+
+        // The same data again: the coordinator's disk has it, so nothing is sent; a model that cannot take it is refused by name.
+        string wrong = Path.Combine(_dir, "wrong.json");
+        File.WriteAllText(wrong, TabularData.Spec(units: 2));
+        var again = CliProcess.Run(["local", "--workers", "2", "--data", npz, "--model", wrong, "--epochs", "1", "--no-metrics"], env, timeoutSeconds: 120);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("already holds blobs", again.Stderr);
+        Assert.Contains("3 classes but the last layer has 2 units", again.Stderr);
+    }
 }

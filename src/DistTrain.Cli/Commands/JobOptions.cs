@@ -8,6 +8,8 @@ namespace DistTrain.Cli.Commands;
 public sealed class JobOptions
 {
     public Option<string> Dataset { get; } = CommonOptions.Dataset();
+    public Option<string?> Data { get; } = CommonOptions.Data();
+    public Option<string?> DataDir { get; } = CommonOptions.DataDir();
     public Option<string> Model { get; } = new("--model") { Description = "Preset or spec JSON file", Required = true };
     public Option<int> Epochs { get; } = CommonOptions.Positive("--epochs", 5, "Passes over the training split");
     public Option<int?> BatchSize { get; } = CommonOptions.OptionalBatchSize();
@@ -43,20 +45,25 @@ public sealed class JobOptions
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Dataset, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
+        foreach (var o in new Option[] { Dataset, Data, DataDir, Model, Epochs, BatchSize, Threads, Seed, NumWords, MaxLen, Workers, MinWorkers, WaitForWorkers, CheckEvery,
                      Optimizer, CheckpointEvery, KeepCheckpoints, MaxRestarts, MaxSkippedSteps, Save, Json, Name })
             command.Options.Add(o);
     }
 
-    /// <summary>The job spec; a --model that names a file sends the file's JSON, so workers need not have it.</summary>
+    /// <summary>The dataset the user chose (--dataset, --data, --data-dir).</summary>
+    public DataChoice ReadData(ParseResult p) => CommonOptions.ReadData(p, Dataset, Data, DataDir);
+
+    /// <summary>The job spec; a --model that names a file sends the file's JSON, so workers need not have it. A dataset
+    /// of the user's own is named by the caller once uploaded (<see cref="DatasetUploader"/>).</summary>
     public JobSpec Read(ParseResult p)
     {
-        string dataset = p.GetValue(Dataset)!, model = p.GetValue(Model)!;
+        var choice = ReadData(p);
+        string dataset = choice.Name, model = p.GetValue(Model)!;
         if (File.Exists(model)) model = File.ReadAllText(model);
         var spec = new JobSpec
         {
             Model = model, Dataset = dataset, Epochs = p.GetValue(Epochs),
-            GlobalBatchSize = p.GetValue(BatchSize) ?? DatasetCatalog.DefaultBatchSize(dataset), Seed = p.GetValue(Seed),
+            GlobalBatchSize = p.GetValue(BatchSize) ?? choice.DefaultBatchSize, Seed = p.GetValue(Seed),
             Workers = p.GetValue(Workers), ThreadsPerWorker = p.GetValue(Threads), NumWords = p.GetValue(NumWords), MaxLen = p.GetValue(MaxLen),
             ConsistencyCheckEvery = p.GetValue(CheckEvery), Optimizer = p.GetValue(Optimizer) ?? "", MinWorkers = p.GetValue(MinWorkers),
             WaitForWorkersSeconds = p.GetValue(WaitForWorkers), CheckpointEvery = p.GetValue(CheckpointEvery),

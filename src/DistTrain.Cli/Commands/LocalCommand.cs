@@ -15,22 +15,24 @@ public static class LocalCommand
     public static Command Create()
     {
         var job = new JobOptions();
-        var dataDir = CommonOptions.DataDir();
         var metricsPort = new Option<int?>("--metrics-port")
         {
             Description = "Serve the live page and /metrics on this port for the coordinator, and /metrics on P+1+i for worker i (default: free ports)",
         };
         var noMetrics = new Option<bool>("--no-metrics") { Description = "Serve no page and no /metrics endpoints (to measure their overhead)" };
         var stay = new Option<bool>("--stay") { Description = "Keep the coordinator and its page up after the job ends, until Ctrl-C or SIGTERM" };
-        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { dataDir, metricsPort, noMetrics, stay };
+        var command = new Command("local", "Train with a coordinator and N worker processes on this machine") { metricsPort, noMetrics, stay };
         job.AddTo(command);
         command.SetAction(async (p, ct) =>
         {
             var spec = job.Read(p);
+            var choice = job.ReadData(p);
+            // The user's own data is read here and uploaded once the coordinator is up; a built-in is the coordinator's to read.
+            var own = choice.BuiltIn ? null : choice.Load(Terminal.Info);
             var clock = Stopwatch.StartNew();
             using var cluster = new LocalCluster();
             var coordinatorArgs = new List<string>();
-            if (p.GetValue(dataDir) is { } dir) coordinatorArgs.AddRange(["--data-dir", Path.GetFullPath(dir)]);
+            if (choice is { BuiltIn: true, Dir: { } dir }) coordinatorArgs.AddRange(["--data-dir", Path.GetFullPath(dir)]);
             var metricsPorts = p.GetValue(noMetrics) ? null
                 : p.GetValue(metricsPort) is { } first ? Enumerable.Range(first, spec.Workers + 1).ToArray()
                 : Enumerable.Range(0, spec.Workers + 1).Select(_ => LocalCluster.FreePort()).ToArray();
@@ -54,6 +56,7 @@ public static class LocalCommand
             Job submitted;
             try
             {
+                if (own is not null) spec.Dataset = await DatasetUploader.UploadAsync(channel, own, Terminal.Info, ct);
                 submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
             }
             catch (RpcException e)

@@ -82,5 +82,5 @@ public static class JobViews
     private static string Describe(string model) => model.TrimStart().StartsWith('{') ? "spec" : model;
 
     // A launched job's data is its program's; the coordinator never sees it.
-    private static string DataOf(JobSpec spec) => spec.LaunchId.Length > 0 ? "(program)" : spec.Dataset;
+    private static string DataOf(JobSpec spec) => spec.LaunchId.Length > 0 ? "(program)" : Data.UploadedDataset.DisplayName(spec.Dataset);
 }

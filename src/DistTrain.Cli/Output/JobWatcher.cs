@@ -80,7 +80,7 @@ public static class JobWatcher
         if (json)
         {
             // A launched job's data and model are its program's: it goes by its name.
-            var result = JsonLine.TrainResult(job.Spec.Dataset is { Length: > 0 } d ? d : job.Spec.Name,
+            var result = JsonLine.TrainResult(job.Spec.Dataset is { Length: > 0 } d ? Data.UploadedDataset.DisplayName(d) : job.Spec.Name,
                 job.Spec.LaunchId.Length > 0 ? job.Spec.Name : job.Spec.Model.TrimStart().StartsWith('{') ? "spec" : job.Spec.Model, job.Spec.Epochs,
                 job.TrainSamples, job.TestSamples, final.TestAccuracy, final.TestLoss, rate, seconds);
             result["workers"] = job.Workers.Count;

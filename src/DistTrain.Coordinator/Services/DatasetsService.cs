@@ -4,15 +4,80 @@ using Grpc.Core;
 
 namespace DistTrain.Coordinator.Services;
 
-/// <summary>Streams a prepared dataset file, by SHA-256, in 1 MiB chunks.</summary>
+/// <summary>Streams a prepared dataset file, by SHA-256, in 1 MiB chunks; takes a client's own dataset file, checked before it is kept.</summary>
 [Grpc.Core.BindServiceMethod(typeof(DatasetsService), nameof(BindService))]
-public sealed class DatasetsService(JobRegistry registry) : Datasets.DatasetsBase
+public sealed class DatasetsService(JobRegistry registry, DatasetPreparer preparer) : Datasets.DatasetsBase
 {
     /// <summary>Binds the service with requests parsed strictly (<see cref="Protos.Security.StrictParsing"/>); the parameter is the generated
     /// base type, through which gRPC finds each method's override.</summary>
     public static void BindService(Grpc.Core.ServiceBinderBase binder, Datasets.DatasetsBase? service) => Datasets.BindService(new Protos.Security.StrictParsing(binder), service);
 
     private const int ChunkBytes = 1 << 20;
+
+    public override Task<DatasetInfo> Stat(FetchDatasetRequest request, ServerCallContext context) =>
+        Errors.Map(() =>
+        {
+            CheckDigest(request.Digest);
+            var data = preparer.Uploaded(request.Digest) ?? throw new RpcException(new Status(StatusCode.NotFound, $"this coordinator holds no dataset with SHA-256 {request.Digest}"));
+            return Task.FromResult(Info(data));
+        });
+
+    /// <summary>
+    /// Receives a client's dataset file into a temporary file, bounded by the size its first message declares and by
+    /// <see cref="DatasetPreparer.MaxUploadBytes"/>, then keeps it only if it hashes to the declared digest and reads
+    /// through as a dataset. Only a party with the cluster token gets here.
+    /// </summary>
+    public override Task<DatasetInfo> Upload(IAsyncStreamReader<DatasetUpload> requestStream, ServerCallContext context) =>
+        Errors.Map(async () =>
+        {
+            var ct = context.CancellationToken;
+            if (!await requestStream.MoveNext(ct)) throw new ArgumentException("an upload starts with a message naming the file's digest and size");
+            var first = requestStream.Current;
+            CheckDigest(first.Digest);
+            if (first.TotalBytes is <= 0 or > DatasetPreparer.MaxUploadBytes)
+                throw new ArgumentException($"an uploaded dataset file is 1 to {DatasetPreparer.MaxUploadBytes:N0} bytes, got {first.TotalBytes:N0}");
+            string tmp = Path.Combine(DatasetPreparer.UploadFolder, $"upload-{Guid.NewGuid():N}.tmp");
+            long received = 0;
+            try
+            {
+                await using (var file = File.Create(tmp))
+                {
+                    var message = first;
+                    while (true)
+                    {
+                        received += message.Data.Length;
+                        if (received > first.TotalBytes) throw new ArgumentException($"the upload sent more than the {first.TotalBytes:N0} bytes it declared");
+                        message.Data.WriteTo(file);
+                        if (!await requestStream.MoveNext(ct)) break;
+                        message = requestStream.Current;
+                        if (message.Digest.Length > 0 || message.TotalBytes != 0) throw new ArgumentException("only an upload's first message names the digest and size");
+                    }
+                }
+                if (received != first.TotalBytes) throw new ArgumentException($"the upload ended after {received:N0} of the {first.TotalBytes:N0} bytes it declared");
+                var stored = await Task.Run(() => preparer.Store(tmp, first.Digest), ct);
+                return Info(stored);
+            }
+            finally
+            {
+                File.Delete(tmp);
+            }
+        });
+
+    private static void CheckDigest(string digest)
+    {
+        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower))
+            throw new ArgumentException($"a dataset's digest is 64 lower-case hex digits (SHA-256), got '{Clip(digest)}'");
+    }
+
+    // What a caller sent, shown safely: printable ASCII only, at most 80 characters.
+    private static string Clip(string text)
+    {
+        var shown = new string([.. text.Take(80).Select(c => c is >= ' ' and <= '~' ? c : '?')]);
+        return text.Length > 80 ? shown + "…" : shown;
+    }
+
+    private static DatasetInfo Info(PreparedDataset d) =>
+        new() { Digest = d.Digest, TrainSamples = d.TrainSamples, TestSamples = d.TestSamples, SampleShape = { d.SampleShape } };
 
     public override async Task Fetch(FetchDatasetRequest request, IServerStreamWriter<DatasetChunk> responseStream, ServerCallContext context)
     {

@@ -62,7 +62,7 @@ public static class WebViews
         int done = r.History.Count;
         double progress = r.Phase == JobPhase.Completed ? 1
             : Math.Clamp((done + (r.StepsPerEpoch > 0 && r.Epoch > done ? (double)r.Step / r.StepsPerEpoch : 0)) / epochs, 0, 1);
-        return new JobSummaryView(r.Id, spec.Name.Length > 0 ? spec.Name : ModelName(spec.Model), spec.LaunchId.Length > 0 ? "(program)" : spec.Dataset, Status(r.Phase), r.Error, r.Epoch, epochs, done, r.Step, r.StepsPerEpoch,
+        return new JobSummaryView(r.Id, spec.Name.Length > 0 ? spec.Name : ModelName(spec.Model), spec.LaunchId.Length > 0 ? "(program)" : Data.UploadedDataset.DisplayName(spec.Dataset), Status(r.Phase), r.Error, r.Epoch, epochs, done, r.Step, r.StepsPerEpoch,
             progress, r.Loss, r.Accuracy, r.Phase == JobPhase.Running ? r.SamplesPerSecond : 0, r.WorkerIds.Count, r.RequestedWorkers, r.Restarts,
             UnixTime.Ms(r.SubmittedUtc), UnixTime.Ms(r.UpdatedUtc));
     }
