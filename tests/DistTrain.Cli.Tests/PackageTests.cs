@@ -85,6 +85,28 @@ public class PackageTests(ITestOutputHelper output)
             $"the engine brings in more than it needs: {string.Join(", ", all)}");
     }
 
+    [Fact]
+    public void A_console_project_on_the_engine_and_distributed_packages_trains_under_launch_on_two_workers()
+    {
+        var feed = PackedFeed.Get();
+        // The repository's sample, as a user would copy it: its Program.cs, its CSV, and only the two packages.
+        string sample = Path.Combine(BackgroundProcess.RepositoryRoot(), "samples", "CustomTraining");
+        using var app = FeedConsumer.Create(feed, "MyTrainer", ["DistTrain.Engine", "DistTrain.Distributed"], File.ReadAllText(Path.Combine(sample, "Program.cs")));
+        File.Copy(Path.Combine(sample, "clusters.csv"), Path.Combine(app.Directory, "clusters.csv"));
+        var build = app.Dotnet(TimeSpan.FromMinutes(5), "build", "-c", "Release", "--disable-build-servers", "-o", "out");
+        Assert.True(build.ExitCode == 0, $"dotnet build failed ({build.ExitCode}):\n{build.Output}");
+
+        var launch = CliProcess.Run(["launch", "--workers", "2", "--json", "--", "dotnet", Path.Combine(app.Directory, "out", "MyTrainer.dll"),
+            Path.Combine(app.Directory, "clusters.csv")], new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(app.Directory, "cache") }, timeoutSeconds: 240);
+        Assert.True(launch.ExitCode == 0, $"launch failed ({launch.ExitCode}):\n{launch.Stdout}\n{launch.Stderr}");
+        var accuracy = Regex.Match(launch.Stdout, @"\[\d\] val_accuracy ([0-9.]+) after 10 epochs");
+        Assert.True(accuracy.Success, launch.Stdout);
+        Assert.True(double.Parse(accuracy.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 0.9, launch.Stdout);
+        using var json = JsonDocument.Parse(launch.LastLine);
+        Assert.Equal(2, json.RootElement.GetProperty("workers").GetInt32());
+        Assert.Equal("MyTrainer", json.RootElement.GetProperty("model").GetString());
+    }
+
     private static XElement Nuspec(ZipArchive package, string id)
     {
         var entry = package.Entries.SingleOrDefault(e => e.FullName == $"{id}.nuspec");
