@@ -50,7 +50,7 @@ public static class DistributedFit
             Rank = 0;
             return model.Fit(x, y, epochs, batchSize, validationData, callbacks: callbacks);
         }
-        log ??= Console.Error.WriteLine;
+        log ??= Routine;
         var security = new ClusterSecurity(ClusterToken.Read(null));
         var test = validationData ?? (new Tensor([0, .. x.Shape[1..]]), new Tensor([0, .. y.Shape[1..]]));
         var spec = new JobSpec
@@ -61,7 +61,7 @@ public static class DistributedFit
             TrainSamples = x.Batch, TestSamples = test.Item1.Batch,
         };
         var job = await SubmitAsync(launch, spec, security, cancellationToken).ConfigureAwait(false);
-        log($"rank {launch.LocalRank} on this host: {job.Id} ({launch.WorldSize} ranks); training {x.Batch:N0} samples, {epochs} epochs, global batch {batchSize}");
+        log($"copy {launch.LocalRank} on this host: {job.Id} ({launch.WorldSize} ranks); training {x.Batch:N0} samples, {epochs} epochs, global batch {batchSize}");
         var fit = new FitCallbacks(model, callbacks ?? [], validationData is not null);
         var runtime = new WorkerRuntime(new WorkerOptions(launch.Coordinator, launch.Bind, Threads: launch.Threads, Once: true, Security: security,
             Launch: launch.LaunchId), log)
@@ -73,6 +73,15 @@ public static class DistributedFit
             throw new InvalidOperationException($"{job.Id} failed on this rank: {runtime.Failure ?? $"the worker runtime exited with code {code}"}");
         Rank = runtime.Rank;
         return fit.History;
+    }
+
+    // The default log: standard error, without the notes a worker process writes on every start and checkpoint
+    // (where it serves the ring, each checkpoint stored), which drown the program's own output; the coordinator's
+    // status and page keep the checkpoints. Failures, broken rings and changes of the worker set still show.
+    private static void Routine(string line)
+    {
+        string[] routine = ["'s checkpoint after epoch", "'s final model after epoch", ": serving the ring at ", ": registered with ", ": left the coordinator: it exited after its job"];
+        if (!routine.Any(r => line.Contains(r, StringComparison.Ordinal))) Console.Error.WriteLine(line);
     }
 
     // Every rank submits the same job; the coordinator creates it once and hands the others the same one. The
