@@ -157,6 +157,22 @@ public sealed class DistTrainClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// Uploads a dataset of your own (read with DistTrain.Data, e.g. <c>DataChoice.ForFile("iris.csv").Load(log)</c>)
+    /// unless the coordinator already holds it; returns what a <see cref="JobSpec"/>'s Dataset names it by.
+    /// </summary>
+    public async Task<string> UploadDatasetAsync(Data.Dataset data, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await DatasetUploader.UploadAsync(_channel, data, log ?? (_ => { }), cancellationToken);
+        }
+        catch (Grpc.Core.RpcException e) when (e.StatusCode != Grpc.Core.StatusCode.Cancelled || !cancellationToken.IsCancellationRequested)
+        {
+            throw new CoordinatorException(_coordinator, $"upload {data.Name}", e);
+        }
+    }
+
     public void Dispose() => _channel.Dispose();
 
     private static bool IsFinal(JobStatus s) => s is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled;

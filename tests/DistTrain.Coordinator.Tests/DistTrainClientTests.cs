@@ -51,6 +51,31 @@ public class DistTrainClientTests : IAsyncLifetime
         new() { Model = model, Dataset = "mnist", Epochs = 1, GlobalBatchSize = 50, Workers = 1, Seed = 1 };
 
     [Fact]
+    public async Task A_dataset_of_ones_own_is_uploaded_once_and_a_job_on_it_is_checked_against_its_labels()
+    {
+        using var client = Client();
+        // 40 samples of 3 features, labels 0, 1, 2: what DataChoice.ForFile("x.csv").Load(log) would read.
+        var x = new Engine.Tensor([.. Enumerable.Range(0, 120).Select(i => (float)(i % 7))], 40, 3);
+        var y = new Engine.Tensor([.. Enumerable.Range(0, 40).Select(i => (float)(i % 3))], 40);
+        var data = new Data.Dataset("points", x, y, x, y, "this test");
+        var said = new List<string>();
+        string reference = await client.UploadDatasetAsync(data, said.Add);
+        Assert.StartsWith("points@sha256:", reference);
+        Assert.Contains(said, l => l.StartsWith("uploading points"));
+        Assert.Equal(reference, await client.UploadDatasetAsync(data, said.Add)); // held already: not sent again
+        Assert.Contains(said, l => l.StartsWith("the coordinator already holds points"));
+
+        // The spec leaves its input shape to the data; a last layer too small for the labels is refused by name.
+        string Model(int units) => $$"""{"layers": [{"type": "dense", "units": {{units}}, "activation": "softmax"}], "loss": "sparse_categorical_crossentropy", "optimizer": "adam"}""";
+        var job = await client.SubmitAsync(new JobSpec { Model = Model(3), Dataset = reference, Epochs = 1, GlobalBatchSize = 10, Workers = 1 });
+        Assert.Equal((40, 4), (job.TrainSamples, job.StepsPerEpoch));
+        var refused = await Assert.ThrowsAsync<CoordinatorException>(() =>
+            client.SubmitAsync(new JobSpec { Model = Model(2), Dataset = reference, Epochs = 1, GlobalBatchSize = 10, Workers = 1 }));
+        Assert.Contains("points's training split has 3 classes but the last layer has 2 units", refused.Message);
+        await client.CancelAsync(job.Id);
+    }
+
+    [Fact]
     public async Task A_submitted_job_is_listed_got_and_cancelled_and_its_watch_ends_with_it()
     {
         using var client = Client();

@@ -140,7 +140,7 @@ public static class ClusterCommands
             // Data from this machine (the user's own, or a built-in's folder) is read here and uploaded: the coordinator
             // never reads a path of the client's. A built-in by name is the coordinator's to read.
             if (job.ReadData(p) is { } choice && (!choice.BuiltIn || choice.Dir is not null))
-                spec.Dataset = await DatasetUploader.UploadAsync(channel, choice.Load(Terminal.Info, new Data.TokenizerOptions(spec.NumWords, spec.MaxLen)), Terminal.Info, ct);
+                spec.Dataset = await Client.DatasetUploader.UploadAsync(channel, choice.Load(Terminal.Info, new Data.TokenizerOptions(spec.NumWords, spec.MaxLen)), Terminal.Info, ct);
             var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
             Terminal.Info($"submitted {submitted.Id}");
             if (JobPage(p.GetValue(coordinator)!, submitted) is { } page) Terminal.Info($"page: {page}");

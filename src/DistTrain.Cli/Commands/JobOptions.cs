@@ -54,7 +54,7 @@ public sealed class JobOptions
     public DataChoice ReadData(ParseResult p) => CommonOptions.ReadData(p, Dataset, Data, DataDir);
 
     /// <summary>The job spec; a --model that names a file sends the file's JSON, so workers need not have it. A dataset
-    /// of the user's own is named by the caller once uploaded (<see cref="DatasetUploader"/>).</summary>
+    /// of the user's own is named by the caller once uploaded (<see cref="Client.DatasetUploader"/>).</summary>
     public JobSpec Read(ParseResult p)
     {
         var choice = ReadData(p);

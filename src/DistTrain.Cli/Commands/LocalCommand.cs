@@ -56,7 +56,7 @@ public static class LocalCommand
             Job submitted;
             try
             {
-                if (own is not null) spec.Dataset = await DatasetUploader.UploadAsync(channel, own, Terminal.Info, ct);
+                if (own is not null) spec.Dataset = await Client.DatasetUploader.UploadAsync(channel, own, Terminal.Info, ct);
                 submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
             }
             catch (RpcException e)

@@ -4,10 +4,10 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 
-namespace DistTrain.Cli;
+namespace DistTrain.Client;
 
 /// <summary>
-/// Hands the coordinator a dataset this client read (`submit --data`, `local --data`): prepared here as one dataset
+/// Hands the coordinator a dataset this client read (`submit --data`, `local --data`, <see cref="DistTrainClient.UploadDatasetAsync"/>): prepared here as one dataset
 /// file, uploaded unless the coordinator already holds it, and named in the job by digest. The coordinator never
 /// reads a path of the client's; it keeps the bytes it was sent once they hash to the digest and read through.
 /// </summary>
