@@ -54,8 +54,14 @@ public class TrainCommandTests : IDisposable
         string csv = Path.Combine(_dir, "flowers.csv"), spec = Path.Combine(_dir, "mlp.json");
         TabularData.WriteCsv(csv, 1200);
         File.WriteAllText(spec, TabularData.Spec());
-        var run = CliProcess.Run(["train", "--data", csv, "--model", spec, "--epochs", "8", "--json"]);
+        string saved = Path.Combine(_dir, "flowers.dtm");
+        var run = CliProcess.Run(["train", "--data", csv, "--model", spec, "--epochs", "8", "--save", saved, "--json"]);
         Assert.True(run.ExitCode == 0, run.Stderr);
+        // The saved model evaluates on the same held-out rows to the same figure.
+        var eval = CliProcess.Run(["evaluate", "--model-file", saved, "--data", csv, "--json"]);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        using var evaluated = JsonDocument.Parse(eval.LastLine);
+        Assert.Equal(JsonDocument.Parse(run.LastLine).RootElement.GetProperty("test_accuracy").GetDouble(), evaluated.RootElement.GetProperty("test_accuracy").GetDouble());
         using var json = JsonDocument.Parse(run.LastLine);
         var r = json.RootElement;
         Assert.Equal("flowers", r.GetProperty("dataset").GetString());

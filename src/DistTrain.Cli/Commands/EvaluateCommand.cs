@@ -14,24 +14,27 @@ public static class EvaluateCommand
         var modelFile = new Option<string>("--model-file") { Description = "A model written by train --save", Required = true };
         var dataset = CommonOptions.Dataset();
         var dataDir = CommonOptions.DataDir();
+        var data = CommonOptions.Data();
         var threads = CommonOptions.Threads();
         var numWords = CommonOptions.NumWords();
         var maxLen = CommonOptions.MaxLen();
         var json = CommonOptions.Json();
-        var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, dataDir, threads, numWords, maxLen, json };
-        command.SetAction(p => Run(p.GetValue(modelFile)!, p.GetValue(dataset)!, p.GetValue(dataDir), p.GetValue(threads),
+        var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, data, dataDir, threads, numWords, maxLen, json };
+        command.SetAction(p => Run(p.GetValue(modelFile)!, CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(threads),
             new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(string modelFile, string datasetName, string? dataDir, int threads, Data.TokenizerOptions text, bool json)
+    private static int Run(string modelFile, DataChoice choice, int threads, Data.TokenizerOptions text, bool json)
     {
         Engine.Kernels.Threading.Threads = threads;
         var net = Sequential.Load(modelFile);
-        var data = DatasetCatalog.Load(datasetName, dataDir, Terminal.Info, text);
+        string datasetName = choice.Name;
+        var data = choice.Load(Terminal.Info, text);
         if (!data.TestX.Shape.AsSpan(1).SequenceEqual(net.InputShape))
             throw new ArgumentException(
                 $"{modelFile} expects inputs {Engine.Layers.Layer.FormatShape(net.InputShape)}, but {datasetName} has {data.TestX.ShapeString}");
+        TargetCheck.Check(net, data.TestY, $"{datasetName}'s test split");
         var clock = Stopwatch.StartNew();
         var result = net.Evaluate(data.TestX, data.TestY, 500);
         double seconds = clock.Elapsed.TotalSeconds;
