@@ -39,22 +39,17 @@ public sealed class LaunchedRanks : IDisposable
 
     public IReadOnlyList<int> ProcessIds => _processes.Select(p => p.Id).ToList();
 
-    /// <summary>
-    /// Waits for every copy to exit. Once one has failed, or the job has ended (<paramref name="jobEnded"/>, asked
-    /// every few seconds), the rest get <paramref name="grace"/> to exit on their own before they are stopped.
-    /// Returns each copy's exit code.
-    /// </summary>
-    public async Task<int[]> WaitAsync(Func<Task<bool>> jobEnded, TimeSpan grace, CancellationToken cancellationToken)
+    /// <summary>Every copy has exited.</summary>
+    public bool AllExited => _processes.All(p => p.HasExited);
+
+    /// <summary>Some copy has exited (with any code).</summary>
+    public bool AnyExited => _processes.Any(p => p.HasExited);
+
+    /// <summary>Each copy's exit code, once all have exited; their last output lines are passed through first, within a bound
+    /// (a grandchild that kept the output open does not hold the launch).</summary>
+    public int[] ExitCodes()
     {
-        DateTime? giveUpAt = null;
-        while (_processes.Any(p => !p.HasExited))
-        {
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            if (giveUpAt is null && (_processes.Any(p => p.HasExited && p.ExitCode != 0) || await jobEnded()))
-                giveUpAt = DateTime.UtcNow + grace;
-            if (DateTime.UtcNow > giveUpAt) Stop(TimeSpan.FromSeconds(5));
-        }
-        foreach (var p in _processes) p.WaitForExit(); // the last output lines
+        foreach (var p in _processes) p.WaitForExit(TimeSpan.FromSeconds(5));
         return [.. _processes.Select(p => p.ExitCode)];
     }
 

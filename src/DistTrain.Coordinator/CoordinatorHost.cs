@@ -79,6 +79,7 @@ public static class CoordinatorHost
             // A digest or an upload's 1 MiB chunks in, 1 MiB chunks out.
             .AddServiceOptions<DatasetsService>(o => (o.MaxReceiveMessageSize, o.MaxSendMessageSize) = ((1 << 20) + 4096, 2 << 20));
         var preparer = new DatasetPreparer(options.DataDir, log);
+        DatasetPreparer.SweepUploads();
         builder.Services.AddSingleton(preparer);
         var store = new Checkpoints.FileCheckpointStore(options.CheckpointDir
             ?? Path.Combine(options.Storage.Kind == "file" ? options.Storage.Target : Data.DataCache.Root, "checkpoints"));

@@ -11,8 +11,8 @@ using DistTrain.Protos.Security;
 namespace DistTrain.Coordinator;
 
 /// <summary>A dataset the coordinator has prepared for workers: its file, digest and sample shape.</summary>
-/// <param name="TrainLabels">The training split's labels, when at hand, to check a job's model against (<see cref="TargetCheck"/>).</param>
-public sealed record PreparedDataset(string Digest, string Path, int TrainSamples, int TestSamples, int[] SampleShape, Engine.Tensor? TrainLabels = null);
+/// <param name="TrainLabels">What the training split's labels are, when known, to check a job's model against (<see cref="TargetCheck"/>).</param>
+public sealed record PreparedDataset(string Digest, string Path, int TrainSamples, int TestSamples, int[] SampleShape, LabelStats? TrainLabels = null);
 
 /// <summary>
 /// The coordinator's side of the job and worker APIs: a thin adapter over the grains, where every decision is made and
@@ -57,11 +57,11 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.ThreadsPerWorker is < 0 or > 1024) throw new ArgumentException($"threads per worker must be between 1 and 1024, got {spec.ThreadsPerWorker}");
         if (spec.Name.Length > 100 || spec.Name.Any(char.IsControl))
             throw new ArgumentException($"a job's name is at most 100 characters, none of them control characters, got '{Clip(spec.Name)}'");
-        if (spec.LaunchId.Length > 0) return await SubmitLaunchedAsync(spec);
         // The model is a preset's name or the spec's JSON, never a path: a job must not make the coordinator (or its
-        // workers) read a file of theirs. `submit --model FILE` sends the file's JSON.
+        // workers) read a file of theirs. `submit --model FILE` sends the file's JSON. A launched job's model is its
+        // program's; the spec's copy is only shown.
         string modelText = spec.Model.Trim();
-        if (!modelText.StartsWith('{') && !Presets.TryGet(modelText, out _))
+        if (spec.LaunchId.Length == 0 && !modelText.StartsWith('{') && !Presets.TryGet(modelText, out _))
             throw new ArgumentException($"the job's model must be a preset ({string.Join(", ", Presets.Names)}) or a model spec as JSON, got '{Clip(modelText)}'");
         if (spec.MinWorkers < 0 || spec.MinWorkers > spec.Workers)
             throw new ArgumentException($"--min-workers must be between 1 and the job's {spec.Workers} workers, got {spec.MinWorkers}");
@@ -70,6 +70,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
         if (spec.KeepCheckpoints is < 0 or > 1000) throw new ArgumentException($"--keep-checkpoints must be between 1 and 1000, got {spec.KeepCheckpoints}");
         if (spec.MaxRestarts is < 0 or > 1000) throw new ArgumentException($"--max-restarts must be between 0 and 1000, got {spec.MaxRestarts}");
         if (spec.HasMaxSkippedSteps && spec.MaxSkippedSteps < 0) throw new ArgumentException($"--max-skipped-steps must be at least 0, got {spec.MaxSkippedSteps}");
+        if (spec.LaunchId.Length > 0) return await SubmitLaunchedAsync(spec);
         var data = prepare(spec);
         ShardPlan.Validate(data.TrainSamples, spec.GlobalBatchSize, spec.Workers);
         var model = ModelSpec.ForData(spec.Model, spec.Seed, data.SampleShape, spec.Optimizer); // the model must build for this data before anyone waits for it
@@ -131,6 +132,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                  })
             if (mine != theirs)
                 throw new ArgumentException($"launch {spec.LaunchId}: this rank's {what} is {mine}, but {id} was submitted with {theirs}; every rank must run the same program on the same data");
+        if (spec.DataDigest != first.DataDigest)
+            throw new ArgumentException($"launch {spec.LaunchId}: this rank's data hashes to {Clip(spec.DataDigest)}, but {id}'s first rank's to {Clip(first.DataDigest)}; every rank must train on the same samples in the same order");
         if (job.Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled)
             throw new ArgumentException($"launch {spec.LaunchId}'s job {id} has already ended ({job.Status}); a new run needs a new launch id");
         return job;
@@ -423,6 +426,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// </summary>
     public async Task<PreparedDataset?> DatasetAsync(string digest)
     {
+        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower)) return null; // a launched job has none; anything else is no digest
         lock (_sync)
             if (_datasets.TryGetValue(digest, out var known)) return known;
         var found = findDataset?.Invoke(digest);
@@ -431,6 +435,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             foreach (string id in (await Index.Jobs()).Reverse())
             {
                 if (await JobGrain(id).Get() is not { } job || job.DatasetDigest != digest) continue;
+                // An upload cannot be prepared again from its spec: it is on the disk of the coordinator that took it, or nowhere.
+                if (UploadedDataset.TryParse(JsonParser.Default.Parse<JobSpec>(job.Spec).Dataset, out _, out _)) break;
                 var again = await Task.Run(() => prepare(JsonParser.Default.Parse<JobSpec>(job.Spec)));
                 if (again.Digest == digest) found = again;
                 break;

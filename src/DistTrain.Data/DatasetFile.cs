@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using DistTrain.Engine;
+using DistTrain.Engine.Model;
 
 namespace DistTrain.Data;
 
@@ -52,17 +53,37 @@ public static class DatasetFile
         return ReadShapes(file, path);
     }
 
-    /// <summary>The training labels alone (the second tensor), read past the inputs without loading them.</summary>
-    public static Tensor ReadTrainLabels(string path)
+    /// <summary>
+    /// Checks a dataset file without loading it: its header, that its length is exactly what the shapes say, that the
+    /// splits match, and the training labels' <see cref="LabelStats"/>, read past the inputs in small pieces. Memory
+    /// stays small whatever the file claims. Throws <see cref="DataException"/> naming the fault.
+    /// </summary>
+    public static (int[][] Shapes, LabelStats TrainLabels) Inspect(string path)
     {
         using var file = File.OpenRead(path);
         var shapes = ReadShapes(file, path);
-        long labels = Elements(shapes[1], path) * sizeof(float);
+        long data = shapes.Sum(shape => Elements(shape, path)) * sizeof(float);
+        if (file.Length - file.Position != data)
+            throw new DataException($"{path}: its shapes need {data:N0} bytes of data, but it holds {file.Length - file.Position:N0}");
+        CheckSplits(shapes, path);
+        var stats = new LabelStats(shapes[1][0] == 0 ? 0 : (int)(Elements(shapes[1], path) / shapes[1][0]));
         file.Seek(Elements(shapes[0], path) * sizeof(float), SeekOrigin.Current);
-        if (file.Position + labels > file.Length) throw new DataException($"{path}: truncated; the training labels need {labels} more bytes");
-        var y = new Tensor(shapes[1]);
-        file.ReadExactly(MemoryMarshal.AsBytes(y.Span));
-        return y;
+        var buffer = new float[1 << 16];
+        for (long left = Elements(shapes[1], path); left > 0;)
+        {
+            var piece = buffer.AsSpan(0, (int)Math.Min(left, buffer.Length));
+            file.ReadExactly(MemoryMarshal.AsBytes(piece));
+            stats.Add(piece);
+            left -= piece.Length;
+        }
+        return (shapes, stats);
+    }
+
+    // Inputs and targets hold the same number of samples on each side, and both sides have the same sample shape.
+    private static void CheckSplits(int[][] s, string path)
+    {
+        if (s[1][0] != s[0][0] || s[3][0] != s[2][0] || !s[0].AsSpan(1).SequenceEqual(s[2].AsSpan(1)) || !s[1].AsSpan(1).SequenceEqual(s[3].AsSpan(1)))
+            throw new DataException($"{path}: the splits do not match: inputs {ShapeText(s[0])} and {ShapeText(s[2])}, targets {ShapeText(s[1])} and {ShapeText(s[3])}");
     }
 
     private static int[][] ReadShapes(FileStream file, string path)
@@ -119,9 +140,10 @@ public static class DatasetFile
             throw new DataException($"{path}: not a DistTrain dataset file (bad magic)");
         int headerLength = BitConverter.ToInt32(bytes, Magic.Length);
         int at = Magic.Length + 4;
-        if (headerLength < 0 || at + headerLength > bytes.Length) throw new DataException($"{path}: truncated header");
+        if (headerLength is < 2 or > MaxHeaderBytes || (long)at + headerLength > bytes.Length) throw new DataException($"{path}: truncated header");
         var header = ParseHeader(bytes.AsSpan(at, headerLength), path);
         at += headerLength;
+        CheckSplits(header.Shapes, path);
         var tensors = new Tensor[4];
         for (int i = 0; i < 4; i++)
         {
@@ -134,9 +156,6 @@ public static class DatasetFile
             at += (int)n;
         }
         if (at != bytes.Length) throw new DataException($"{path}: {bytes.Length - at} unexpected bytes at the end");
-        int samples = tensors[0].Batch, tests = tensors[2].Batch;
-        if (tensors[1].Batch != samples || tensors[3].Batch != tests || !tensors[0].Shape.AsSpan(1).SequenceEqual(tensors[2].Shape.AsSpan(1)))
-            throw new DataException($"{path}: the splits do not match: inputs {ShapeText(tensors[0].Shape)} and {ShapeText(tensors[2].Shape)}, targets {ShapeText(tensors[1].Shape)} and {ShapeText(tensors[3].Shape)}");
         return new Dataset(header.Name, tensors[0], tensors[1], tensors[2], tensors[3], header.Source) { Details = header.Details };
     }
 }

@@ -6,6 +6,7 @@ using DistTrain.Engine.Spec;
 using DistTrain.Protos;
 using DistTrain.Protos.Security;
 using DistTrain.Worker;
+using System.Runtime.InteropServices;
 using Grpc.Core;
 
 namespace DistTrain.Distributed;
@@ -21,6 +22,10 @@ public static class DistributedFit
 {
     /// <summary>This process's rank in its last distributed Fit (0 when it ran alone): print results on rank 0 only.</summary>
     public static int Rank { get; private set; }
+
+    // Distributed Fit calls made by this process so far: every copy makes them in the same order, so the k-th call of
+    // each copy joins the launch's k-th job.
+    private static int _calls;
 
     /// <summary>
     /// Trains <paramref name="model"/> data-parallel when launched, else on this process alone. Returns the history of
@@ -53,9 +58,10 @@ public static class DistributedFit
         log ??= Routine;
         var security = new ClusterSecurity(ClusterToken.Read(null));
         var test = validationData ?? (new Tensor([0, .. x.Shape[1..]]), new Tensor([0, .. y.Shape[1..]]));
+        int call = Interlocked.Increment(ref _calls);
         var spec = new JobSpec
         {
-            Name = launch.Name, LaunchId = launch.LaunchId, Model = SpecText(model), Epochs = epochs, GlobalBatchSize = batchSize, Seed = model.Seed,
+            Name = launch.Name, LaunchId = call == 1 ? launch.LaunchId : $"{launch.LaunchId}.{call}", DataDigest = DataDigest(x, y, test), Model = SpecText(model), Epochs = epochs, GlobalBatchSize = batchSize, Seed = model.Seed,
             // Every rank is a copy of this program, which nobody restarts: a lost rank fails the job after a short wait, and the others with it.
             Workers = launch.WorldSize, MinWorkers = launch.WorldSize, WaitForWorkersSeconds = 10, ThreadsPerWorker = launch.Threads, ConsistencyCheckEvery = 50,
             TrainSamples = x.Batch, TestSamples = test.Item1.Batch,
@@ -68,11 +74,66 @@ public static class DistributedFit
         {
             Program = new ProgramWorkload(model, new Dataset(job.Spec.Name, x, y, test.Item1, test.Item2, "the program"), fit),
         };
-        int code = await runtime.RunAsync(cancellationToken).ConfigureAwait(false);
+        // SIGTERM or SIGINT (launch stopping its copies, Ctrl-C) stops this rank as it stops a worker: it tells the
+        // coordinator it is leaving, with the reason, and returns at once instead of being killed mid-call.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        string? signal = null;
+        PosixSignalRegistration Handle(PosixSignal s) => PosixSignalRegistration.Create(s, context =>
+        {
+            context.Cancel = true;
+            signal = s.ToString();
+            stop.Cancel();
+        });
+        using var onTerm = Handle(PosixSignal.SIGTERM);
+        using var onInt = Handle(PosixSignal.SIGINT);
+        runtime.StopReason = () => $"its program received {signal ?? "a stop"}";
+        int code = await runtime.RunAsync(stop.Token).ConfigureAwait(false);
+        if (signal is not null) throw new OperationCanceledException($"{job.Id}: this rank received {signal} and left the job");
         if (code != 0 || runtime.Failure is not null)
             throw new InvalidOperationException($"{job.Id} failed on this rank: {runtime.Failure ?? $"the worker runtime exited with code {code}"}");
+        // This rank may have stopped because the job ended elsewhere (another rank failed, someone cancelled it) or
+        // went on without it: only a completed job's weights and history are the result.
+        var ended = await GetAsync(launch, job.Id, security, cancellationToken).ConfigureAwait(false);
+        if (ended.Status != JobStatus.Completed)
+            throw new InvalidOperationException($"{job.Id} {ended.Status.ToString().ToLowerInvariant()}" + (ended.Error.Length > 0 ? $": {ended.Error}" : ""));
         Rank = runtime.Rank;
         return fit.History;
+    }
+
+    // The job as the coordinator has it once this rank is done, which may take the coordinator a moment to record
+    // (the last epoch's report completes the job); bounded.
+    private static async Task<Job> GetAsync(LaunchEnvironment launch, string id, ClusterSecurity security, CancellationToken cancellationToken)
+    {
+        using var channel = CoordinatorChannel.Create(launch.Coordinator, retry: true, security);
+        var jobs = new Jobs.JobsClient(channel);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            try
+            {
+                var job = await jobs.GetAsync(new GetJobRequest { Id = id },
+                    new CallOptions(deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: cancellationToken).WithWaitForReady()).ConfigureAwait(false);
+                if (job.Status is JobStatus.Completed or JobStatus.Failed or JobStatus.Cancelled || DateTime.UtcNow > deadline) return job;
+            }
+            catch (RpcException) when (DateTime.UtcNow < deadline)
+            {
+                // The coordinator is restarting: ask again.
+            }
+            catch (RpcException e)
+            {
+                throw new InvalidOperationException($"the coordinator at {launch.Coordinator} did not say how {id} ended: {e.Status.Detail}");
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // A hash of the samples and labels, which every rank's submit carries: ranks that read different data of the same
+    // size would otherwise train silently wrong.
+    private static string DataDigest(Tensor x, Tensor y, (Tensor X, Tensor Y) test)
+    {
+        var hash = new System.IO.Hashing.XxHash64();
+        foreach (var t in new[] { x, y, test.X, test.Y }) hash.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Span));
+        return Convert.ToHexStringLower(hash.GetCurrentHash());
     }
 
     // The default log: standard error, without the notes a worker process writes on every start and checkpoint

@@ -101,12 +101,14 @@ public sealed class SchedulerGrain(
     private async Task StaffAsync()
     {
         var refused = new HashSet<string>(); // workers a job did not take in this pass (say, still listed as members)
-        while (state.State.Understaffed.Count > 0)
+        // A job with no idle worker for it waits without holding back the jobs after it: a launched job draws only on
+        // its own ranks, and ordinary jobs only on ordinary workers.
+        for (int at = 0; at < state.State.Understaffed.Count;)
         {
-            string jobId = state.State.Understaffed[0];
+            string jobId = state.State.Understaffed[at];
             if (await Job(jobId).Get() is not { Phase: JobPhase.Running } job || job.WorkerIds.Count >= job.RequestedWorkers)
             {
-                state.State.Understaffed = state.State.Understaffed.RemoveAt(0);
+                state.State.Understaffed = state.State.Understaffed.RemoveAt(at);
                 await state.WriteStateAsync();
                 continue;
             }
@@ -117,7 +119,11 @@ public sealed class SchedulerGrain(
                     idle = w;
                     break;
                 }
-            if (idle is null) return;
+            if (idle is null)
+            {
+                at++;
+                continue;
+            }
             int rank = await Job(jobId).Join(idle.Id, idle.Address);
             if (rank < 0)
             {

@@ -115,10 +115,10 @@ public sealed class DistributedTrainer(Sequential model, RingAllreduce ring, Tra
         // a seed or spec that differs between workers at the start is caught by the consistency check below.
         Synchronized = await ReplicaState.SynchronizeAsync(model, p, stepsPerEpoch, plan.Epochs, ring, _broadcast, _controlOperation, cancellationToken).ConfigureAwait(false);
         _controlOperation += 2;
-        // Rank 0 of a new ring reports the finished epochs again: a report lost with its sender, or refused because the
-        // sender had been dropped from the job when it arrived, is made good (the coordinator records each epoch once).
-        if (rank == 0)
-            foreach (var reported in p.History) OnEpoch?.Invoke(reported);
+        // A new ring tells the finished epochs again: rank 0's reports make good one lost with its sender, or refused
+        // because the sender had been dropped from the job when it arrived (the coordinator records each epoch once);
+        // every rank's callbacks learn an epoch its state transfer brought it (FitCallbacks records each epoch once).
+        foreach (var reported in p.History) OnEpoch?.Invoke(reported);
         if (p.EpochStartUnixMs == 0) p.EpochStartUnixMs = NowUnixMs();
         if (plan.ConsistencyCheckEvery > 0) await CheckConsistencyAsync(p.Position(stepsPerEpoch), cancellationToken).ConfigureAwait(false);
         while (p.Epoch < plan.Epochs)

@@ -29,7 +29,7 @@ public sealed record ProgramWorkload(Sequential Model, Dataset Data, FitCallback
 public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 {
     /// <summary>Why the worker is stopping once its token is cancelled (e.g. "it received SIGTERM"), as told to the coordinator.</summary>
-    public Func<string> StopReason { get; init; } = () => "it was asked to stop";
+    public Func<string> StopReason { get; set; } = () => "it was asked to stop";
 
     /// <summary>A user's program's model and data, trained instead of the assignment's spec and dataset.</summary>
     public ProgramWorkload? Program { get; init; }
@@ -93,7 +93,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
                     await RunJobAsync(id, assignment, workers, new Datasets.DatasetsClient(channel), new Checkpoints.CheckpointsClient(channel), outbox, token);
                 }
                 catch (Exception e) when (!token.IsCancellationRequested
-                    && e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException)
+                    && (e is CollectiveException or DataException or RpcException or ArgumentException or InvalidOperationException
+                        // A user's program may throw anything (a callback's bug); the job is told, so that the other ranks stop at once.
+                        || Program is not null && e is not OperationCanceledException))
                 {
                     log($"{id}: failed: {e.Message}");
                     Failure = e.Message;
@@ -288,12 +290,23 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         if (!File.Exists(path))
         {
             string tmp = path + ".tmp-" + Environment.ProcessId;
-            await using (var file = File.Create(tmp))
+            // A dataset a client uploaded is on the disk of the coordinator that took it: of several coordinators
+            // (--coordinator URL1,URL2, calls spread round-robin), the others answer NOT_FOUND, and the next call goes on.
+            for (int attempt = 1; ; attempt++)
             {
-                // Bounded as a whole: a few hundred MB over a slow link fits; a coordinator that stops sending does not hang the job.
-                using var call = datasets.Fetch(new FetchDatasetRequest { Digest = digest },
-                    new CallOptions(deadline: DateTime.UtcNow + DatasetFetchDeadline, cancellationToken: cancellationToken).WithWaitForReady());
-                await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken)) chunk.Data.WriteTo(file);
+                try
+                {
+                    await using var file = File.Create(tmp);
+                    // Bounded as a whole: a few hundred MB over a slow link fits; a coordinator that stops sending does not hang the job.
+                    using var call = datasets.Fetch(new FetchDatasetRequest { Digest = digest },
+                        new CallOptions(deadline: DateTime.UtcNow + DatasetFetchDeadline, cancellationToken: cancellationToken).WithWaitForReady());
+                    await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken)) chunk.Data.WriteTo(file);
+                    break;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound && attempt < 4)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancellationToken);
+                }
             }
             if (DatasetFile.Digest(tmp) != digest)
             {

@@ -83,6 +83,39 @@ public class LaunchTests : IDisposable
     }
 
     [Fact]
+    public void Ranks_on_different_data_are_refused_by_name_and_a_launch_whose_partner_never_joins_gives_up_at_its_rendezvous_timeout()
+    {
+        int port = BackgroundProcess.FreePort();
+        string url = $"http://127.0.0.1:{port}";
+        using var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir", Path.Combine(_dir, "state")], _env);
+        // As many rows as the sample's CSV (so the counts agree), but other values.
+        string other = Path.Combine(_dir, "other.csv");
+        TabularData.WriteCsv(other, 1500, seed: 5);
+        string[] Launch(string csv) => ["launch", "--workers", "1", "--world-size", "2", "--launch-id", "mixed", "--coordinator", url,
+            "--rendezvous-timeout", "10", "--", "dotnet", Sample, csv];
+        using var first = BackgroundProcess.Disttrain(Launch(Csv), _env);
+        first.WaitForLine(l => l.Contains("copy 0 on this host: job-1"), TimeSpan.FromSeconds(60));
+        using var second = BackgroundProcess.Disttrain(Launch(other), _env);
+        Assert.Equal(1, second.ExitsWithin(TimeSpan.FromSeconds(90)));
+        Assert.Contains("this rank's data hashes to", second.Output);
+        // A rank that cannot join fails the run, as a node that fails fails torchrun's: its launch cancels the job, and
+        // the first launch then stops its copy, which was waiting to be placed.
+        Assert.Contains("cancelled it", second.Output);
+        Assert.Equal(1, first.ExitsWithin(TimeSpan.FromSeconds(60)));
+        Assert.Contains("job-1 cancelled", first.Output);
+        BackgroundProcess.AssertAllGone(first.Output);
+
+        // A launch whose partner never comes at all gives up at its rendezvous time and cancels its job.
+        using var alone = BackgroundProcess.Disttrain(["launch", "--workers", "1", "--world-size", "2", "--launch-id", "alone", "--coordinator", url,
+            "--rendezvous-timeout", "5", "--", "dotnet", Sample, Csv], _env);
+        Assert.Equal(1, alone.ExitsWithin(TimeSpan.FromSeconds(60)));
+        Assert.Contains("did not start within 5 s", alone.Output);
+        BackgroundProcess.AssertAllGone(alone.Output);
+        var status = CliProcess.Run(["status", "job-2", "--coordinator", url, "--json"], _env);
+        Assert.Contains("\"status\":\"cancelled\"", status.LastLine.Replace(" ", ""));
+    }
+
+    [Fact]
     public void A_rank_killed_with_sigkill_fails_the_launch_within_a_bound_and_leaves_no_process()
     {
         using var launch = BackgroundProcess.Disttrain(["launch", "--workers", "2", "--", "dotnet", Sample, Csv, "100000"], _env);

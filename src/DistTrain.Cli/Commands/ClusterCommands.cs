@@ -138,17 +138,28 @@ public static class ClusterCommands
             var spec = job.Read(p);
             spec.ResumeFrom = p.GetValue(resumeFrom) ?? "";
             // Data from this machine (the user's own, or a built-in's folder) is read here and uploaded: the coordinator
-            // never reads a path of the client's. A built-in by name is the coordinator's to read.
+            // never reads a path of the client's. A built-in by name is the coordinator's to read. An upload is kept by
+            // the coordinator that took it, so the upload and the submit go to the same one (the first of --coordinator).
             if (job.ReadData(p) is { } choice && (!choice.BuiltIn || choice.Dir is not null))
-                spec.Dataset = await Client.DatasetUploader.UploadAsync(channel, choice.Load(Terminal.Info, new Data.TokenizerOptions(spec.NumWords, spec.MaxLen)), Terminal.Info, ct);
+            {
+                using var first = CoordinatorChannel.Create(CoordinatorChannel.Parse(p.GetValue(coordinator)!)[0].ToString(), security: security.Read(p));
+                spec.Dataset = await Client.DatasetUploader.UploadAsync(first, choice.Load(Terminal.Info, new Data.TokenizerOptions(spec.NumWords, spec.MaxLen)), Terminal.Info, ct);
+                var pinned = await new Jobs.JobsClient(first).SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
+                return await FollowAsync(pinned);
+            }
             var submitted = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec }, cancellationToken: ct);
-            Terminal.Info($"submitted {submitted.Id}");
-            if (JobPage(p.GetValue(coordinator)!, submitted) is { } page) Terminal.Info($"page: {page}");
-            foreach (var e in submitted.Events.Where(e => e.Kind is "resume" or "warning"))
-                Terminal.Info(e.Kind == "warning" ? $"warning: {e.Reason}" : $"{submitted.Id} {e.Reason}");
-            var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
-            int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
-            return code == 0 && p.GetValue(job.Save) is { } save ? await CheckpointCommands.SaveFinalAsync(channel, done, save, ct) : code;
+            return await FollowAsync(submitted);
+
+            async Task<int> FollowAsync(Job submitted)
+            {
+                Terminal.Info($"submitted {submitted.Id}");
+                if (JobPage(p.GetValue(coordinator)!, submitted) is { } page) Terminal.Info($"page: {page}");
+                foreach (var e in submitted.Events.Where(e => e.Kind is "resume" or "warning"))
+                    Terminal.Info(e.Kind == "warning" ? $"warning: {e.Reason}" : $"{submitted.Id} {e.Reason}");
+                var done = await JobWatcher.WatchAsync(jobs, submitted.Id, ct);
+                int code = JobWatcher.Report(done, p.GetValue(job.Json), clock.Elapsed.TotalSeconds);
+                return code == 0 && p.GetValue(job.Save) is { } save ? await CheckpointCommands.SaveFinalAsync(channel, done, save, ct) : code;
+            }
         });
         return command;
     }

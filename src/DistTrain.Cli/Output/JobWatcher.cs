@@ -75,7 +75,9 @@ public static class JobWatcher
         var final = job.History[^1];
         double trainSeconds = job.History.Sum(e => e.Seconds);
         double rate = job.History.Sum(e => e.SamplesPerSecond * e.Seconds) / Math.Max(trainSeconds, 1e-9);
-        Console.Out.WriteLine($"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s"
+        // A launched program may train without validation data: its job has no test split to report.
+        Console.Out.WriteLine((job.TestSamples > 0 ? $"test accuracy {final.TestAccuracy:F4}  test loss {final.TestLoss:F4}" : $"no test split; training accuracy {final.Accuracy:F4}  loss {final.Loss:F4}")
+            + $"  {rate:N0} samples/s on {job.Workers.Count} workers  {seconds:F1}s"
             + (job.SkippedSteps > 0 ? $"  ({job.SkippedSteps} step{(job.SkippedSteps == 1 ? "" : "s")} skipped: NaN or Inf gradient)" : ""));
         if (json)
         {

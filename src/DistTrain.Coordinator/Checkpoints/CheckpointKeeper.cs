@@ -110,6 +110,8 @@ public sealed class CheckpointKeeper(IGrainFactory grains, ICheckpointStore stor
         var source = await Job(spec.ResumeFrom).Get() ?? throw new KeyNotFoundException($"no job {spec.ResumeFrom}");
         if (!source.IsFinal)
             throw new InvalidOperationException($"{spec.ResumeFrom} is {source.Phase.ToString().ToLowerInvariant()}; resume from it once it has ended (cancel it first)");
+        if (source.Launch is not null)
+            throw new ArgumentException($"{spec.ResumeFrom} was a launched job (its program held the model and data); submit cannot resume it");
         if (source.DatasetDigest != datasetDigest)
             throw new ArgumentException($"{spec.ResumeFrom} trained on other data (dataset {source.DatasetDigest[..12]}, this job's is {datasetDigest[..12]})");
         var (first, bytes, warnings) = await LatestAsync(spec.ResumeFrom, cancellationToken);

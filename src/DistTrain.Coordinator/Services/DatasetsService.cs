@@ -30,16 +30,26 @@ public sealed class DatasetsService(JobRegistry registry, DatasetPreparer prepar
     public override Task<DatasetInfo> Upload(IAsyncStreamReader<DatasetUpload> requestStream, ServerCallContext context) =>
         Errors.Map(async () =>
         {
-            var ct = context.CancellationToken;
+            // Bounded as a whole, whatever the client's own deadline: a stalled or trickling stream does not hold the
+            // upload slot and its file for ever.
+            using var bound = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+            bound.CancelAfter(UploadDeadline);
+            var ct = bound.Token;
             if (!await requestStream.MoveNext(ct)) throw new ArgumentException("an upload starts with a message naming the file's digest and size");
             var first = requestStream.Current;
             CheckDigest(first.Digest);
             if (first.TotalBytes is <= 0 or > DatasetPreparer.MaxUploadBytes)
                 throw new ArgumentException($"an uploaded dataset file is 1 to {DatasetPreparer.MaxUploadBytes:N0} bytes, got {first.TotalBytes:N0}");
+            if (!await preparer.Uploads.WaitAsync(TimeSpan.FromSeconds(30), ct))
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, "another dataset upload is in progress on this coordinator; try again when it has finished"));
             string tmp = Path.Combine(DatasetPreparer.UploadFolder, $"upload-{Guid.NewGuid():N}.tmp");
             long received = 0;
             try
             {
+                long free = new DriveInfo(DatasetPreparer.UploadFolder).AvailableFreeSpace;
+                if (free < first.TotalBytes + DatasetPreparer.FreeSpaceMargin)
+                    throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                        $"this coordinator has {free:N0} bytes of disk free for datasets, too few for {first.TotalBytes:N0} and a margin of {DatasetPreparer.FreeSpaceMargin:N0}"));
                 await using (var file = File.Create(tmp))
                 {
                     var message = first;
@@ -57,11 +67,19 @@ public sealed class DatasetsService(JobRegistry registry, DatasetPreparer prepar
                 var stored = await Task.Run(() => preparer.Store(tmp, first.Digest), ct);
                 return Info(stored);
             }
+            catch (OperationCanceledException) when (bound.IsCancellationRequested && !context.CancellationToken.IsCancellationRequested)
+            {
+                throw new RpcException(new Status(StatusCode.DeadlineExceeded, $"the upload did not finish within {UploadDeadline.TotalMinutes:0} minutes"));
+            }
             finally
             {
                 File.Delete(tmp);
+                preparer.Uploads.Release();
             }
         });
+
+    /// <summary>How long one upload may take: a gigabyte over a slow link fits.</summary>
+    private static readonly TimeSpan UploadDeadline = TimeSpan.FromMinutes(15);
 
     private static void CheckDigest(string digest)
     {
@@ -81,6 +99,8 @@ public sealed class DatasetsService(JobRegistry registry, DatasetPreparer prepar
 
     public override async Task Fetch(FetchDatasetRequest request, IServerStreamWriter<DatasetChunk> responseStream, ServerCallContext context)
     {
+        if (request.Digest.Length != 64 || !request.Digest.All(char.IsAsciiHexDigitLower))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a dataset's digest is 64 lower-case hex digits (SHA-256), got '{Clip(request.Digest)}'"));
         var data = await registry.DatasetAsync(request.Digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"this coordinator holds no dataset with SHA-256 {request.Digest}"));
         await using var file = File.OpenRead(data.Path);

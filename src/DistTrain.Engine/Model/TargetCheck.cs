@@ -11,20 +11,22 @@ public static class TargetCheck
 {
     /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="data"/> when the labels do not suit the model.</summary>
     /// <param name="y">(N) labels, or (N, K) targets.</param>
-    public static void Check(Sequential model, Tensor y, string data)
+    public static void Check(Sequential model, Tensor y, string data) => Check(model, LabelStats.Of(y), data);
+
+    /// <inheritdoc cref="Check(Sequential, Tensor, string)"/>
+    public static void Check(Sequential model, LabelStats labels, string data)
     {
         var loss = model.Loss ?? throw new InvalidOperationException("compile the model before checking its targets");
         int units = model.OutputShape[^1];
-        int width = y.Batch == 0 ? 0 : y.Length / y.Batch;
+        int width = labels.Width;
         string unitText = units == 1 ? "1 unit" : $"{units} units";
-        var labels = y.Span;
         switch (loss)
         {
             case SparseCategoricalCrossentropy:
             {
                 if (width != 1)
                     throw new ArgumentException($"{data} has {width} values per sample, but {loss.Name} takes one class id per sample");
-                var (classes, bad) = ClassIds(labels);
+                var (classes, bad) = (labels.Classes, labels.Bad);
                 if (bad is { } b)
                     throw new ArgumentException($"{data} has the label {b}, but {loss.Name} takes class ids 0, 1, 2, …; for a number to predict use mean_squared_error");
                 if (classes > units)
@@ -37,7 +39,7 @@ public static class TargetCheck
             {
                 if (width != units)
                     throw new ArgumentException($"{data} has {width} label(s) per sample but the last layer has {unitText}; {loss.Name} compares each unit to one 0/1 label");
-                var (classes, bad) = ClassIds(labels);
+                var (classes, bad) = (labels.Classes, labels.Bad);
                 if (bad is not null || classes > 2)
                     throw new ArgumentException(bad is not null
                         ? $"{data} has the label {bad}, but {loss.Name} takes labels 0 and 1"
@@ -51,17 +53,5 @@ public static class TargetCheck
                     throw new ArgumentException($"{data} has {width} target value(s) per sample, but {loss.Name} on a last layer of {unitText} needs {loss.TargetWidth(units)}");
                 break;
         }
-    }
-
-    // How many classes whole-number labels ≥ 0 span (the largest plus one), or the first label that is not one.
-    private static (int Classes, float? Bad) ClassIds(ReadOnlySpan<float> labels)
-    {
-        float max = -1;
-        foreach (float v in labels)
-        {
-            if (!(v >= 0) || v != MathF.Floor(v) || v > 1 << 24) return (0, v);
-            if (v > max) max = v;
-        }
-        return ((int)max + 1, null);
     }
 }
