@@ -426,7 +426,7 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// </summary>
     public async Task<PreparedDataset?> DatasetAsync(string digest)
     {
-        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower)) return null; // a launched job has none; anything else is no digest
+        if (digest.Length == 0) return null; // a launched job's: it has no dataset (Fetch checks a digest's form)
         lock (_sync)
             if (_datasets.TryGetValue(digest, out var known)) return known;
         var found = findDataset?.Invoke(digest);

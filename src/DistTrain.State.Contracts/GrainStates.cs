@@ -31,9 +31,14 @@ public sealed class JobIndexState
     [Id(1)] public int LastWorker { get; set; }
     [Id(2)] public long LastGeneration { get; set; }
     [Id(3)] public ImmutableList<string> Jobs { get; set; } = [];
-    /// <summary>Each launch's job (`disttrain launch`), by launch id: every rank of a launch submits, and all get this one.</summary>
-    [Id(4)] public ImmutableDictionary<string, string> Launches { get; set; } = ImmutableDictionary<string, string>.Empty;
+    /// <summary>Each launch's job (`disttrain launch`): every rank of a launch submits, and all get this one. A list, not a
+    /// dictionary: the Redis and SQL storages' JSON (Newtonsoft, preserving references) cannot read an immutable dictionary back.</summary>
+    [Id(4)] public ImmutableList<LaunchJob> Launches { get; set; } = [];
 }
+
+/// <summary>A launch's id and its job's.</summary>
+[GenerateSerializer, Immutable]
+public sealed record LaunchJob([property: Id(0)] string Launch, [property: Id(1)] string JobId);
 
 /// <summary>
 /// What the scheduler grain persists: the pending queue and the registered workers, both oldest first, and a placement

@@ -18,10 +18,10 @@ public sealed class JobIndexGrain([PersistentState("index", StateStorage.Name)] 
 
     public Task<string> JobForLaunch(string launch) => Change(s =>
     {
-        if (s.Launches.TryGetValue(launch, out var id)) return id;
-        id = $"job-{++s.LastJob}";
+        if (s.Launches.FirstOrDefault(l => l.Launch == launch) is { } known) return known.JobId;
+        string id = $"job-{++s.LastJob}";
         s.Jobs = s.Jobs.Add(id);
-        s.Launches = s.Launches.SetItem(launch, id);
+        s.Launches = s.Launches.Add(new LaunchJob(launch, id));
         return id;
     });
 
