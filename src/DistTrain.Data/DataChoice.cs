@@ -62,8 +62,8 @@ public sealed record DataChoice(string Name, string? Dir, DatasetDescription? De
                 var d = DatasetDescription.ForFile(At("train." + format), format) with { Test = test, TestFraction = test is null && format != "npz" ? 0.2 : 0 };
                 return new DataChoice(Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar)), null, d);
             }
-        throw new DataException($"--data-dir {dir}: found no dataset; expected dataset.json, MNIST's IDX files (train-images-idx3-ubyte, ...), " +
-            "aclImdb's train/pos, or train.csv, train.tsv or train.npz (with test.* beside it, else 20% of the rows are held out); " +
-            "or name it with --dataset");
+        throw new DataException($"--data-dir {dir}: found no dataset: missing train-images-idx3-ubyte (MNIST's IDX files), dataset.json, " +
+            "aclImdb's train/pos, and train.csv, train.tsv or train.npz (with test.* beside it, else 20% of the rows are held out); " +
+            "or name the dataset with --dataset");
     }
 }

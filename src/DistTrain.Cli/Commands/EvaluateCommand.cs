@@ -20,15 +20,16 @@ public static class EvaluateCommand
         var maxLen = CommonOptions.MaxLen();
         var json = CommonOptions.Json();
         var command = new Command("evaluate", "Evaluate a saved model on a dataset's test split") { modelFile, dataset, data, dataDir, threads, numWords, maxLen, json };
-        command.SetAction(p => Run(p.GetValue(modelFile)!, CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(threads),
+        command.SetAction(p => Run(p.GetValue(modelFile)!, () => CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(threads),
             new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(string modelFile, DataChoice choice, int threads, Data.TokenizerOptions text, bool json)
+    private static int Run(string modelFile, Func<DataChoice> readData, int threads, Data.TokenizerOptions text, bool json)
     {
         Engine.Kernels.Threading.Threads = threads;
-        var net = Sequential.Load(modelFile);
+        var net = Sequential.Load(modelFile); // a bad model file is told before the data is looked at
+        var choice = readData();
         string datasetName = choice.Name;
         var data = choice.Load(Terminal.Info, text);
         if (!data.TestX.Shape.AsSpan(1).SequenceEqual(net.InputShape))

@@ -31,13 +31,14 @@ public static class TrainCommand
         var json = CommonOptions.Json();
         var command = new Command("train", "Train a model on one process")
             { dataset, data, model, epochs, batch, threads, seed, dataDir, numWords, maxLen, save, resume, json };
-        command.SetAction(p => Run(CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(model), p.GetValue(resume), p.GetValue(epochs), p.GetValue(batch),
+        // The data is looked at only after the model and any checkpoint have been read (a mistake there is told first).
+        command.SetAction(p => Run(() => CommonOptions.ReadData(p, dataset, data, dataDir), p.GetValue(model), p.GetValue(resume), p.GetValue(epochs), p.GetValue(batch),
             p.GetValue(threads), p.GetValue(seed), new Data.TokenizerOptions(p.GetValue(numWords), p.GetValue(maxLen)),
             p.GetValue(save), p.GetValue(json)));
         return command;
     }
 
-    private static int Run(DataChoice choice, string? modelName, string? resumePath, int epochs, int? batchOption, int threads, int seed,
+    private static int Run(Func<DataChoice> readData, string? modelName, string? resumePath, int epochs, int? batchOption, int threads, int seed,
         Data.TokenizerOptions text, string? savePath, bool json)
     {
         Threading.Threads = threads;
@@ -48,6 +49,7 @@ public static class TrainCommand
         if (resumed is { Training: null })
             throw new ArgumentException($"{resumePath} holds a model without a training state (a version 1 file, or a model saved outside Fit); it can be evaluated, not resumed");
         if (modelName is not null && !ModelSpec.TakesInputShapeFromData(modelName)) ModelSpec.ForData(modelName, seed, null);
+        var choice = readData();
         int batchSize = batchOption ?? resumed?.Training!.GlobalBatch ?? choice.DefaultBatchSize;
         string datasetName = choice.Name;
         var data = choice.Load(Terminal.Info, text);
