@@ -91,8 +91,9 @@ public class LaunchTests : IDisposable
         // As many rows as the sample's CSV (so the counts agree), but other values.
         string other = Path.Combine(_dir, "other.csv");
         TabularData.WriteCsv(other, 1500, seed: 5);
+        // A rendezvous time long enough that the second launch, not the first's timeout, ends the job (the timeout is tested below).
         string[] Launch(string csv) => ["launch", "--workers", "1", "--world-size", "2", "--launch-id", "mixed", "--coordinator", url,
-            "--rendezvous-timeout", "10", "--", "dotnet", Sample, csv];
+            "--rendezvous-timeout", "120", "--", "dotnet", Sample, csv];
         using var first = BackgroundProcess.Disttrain(Launch(Csv), _env);
         first.WaitForLine(l => l.Contains("copy 0 on this host: job-1"), TimeSpan.FromSeconds(60));
         using var second = BackgroundProcess.Disttrain(Launch(other), _env);
