@@ -3,8 +3,9 @@ using System.Text;
 
 namespace DistTrain.Data;
 
-/// <summary>What a data file said, for an error message: every reader shows untrusted text through here.</summary>
-internal static class DataText
+/// <summary>What a data file (or a caller about data) said, for an error message: every reader, and the coordinator's
+/// dataset service, shows untrusted text through here.</summary>
+public static class DataText
 {
     /// <summary>Text from a file, made safe to print: control and other invisible characters escaped, cut at <paramref name="max"/>.</summary>
     public static string Show(string text, int max = 60)

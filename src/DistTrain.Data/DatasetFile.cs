@@ -39,6 +39,9 @@ public static class DatasetFile
         return Digest(path);
     }
 
+    /// <summary>Whether <paramref name="text"/> has the form of a digest <see cref="Digest"/> returns: 64 lower-case hex digits.</summary>
+    public static bool IsDigest(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigitLower);
+
     /// <summary>The file's SHA-256, lower-case hex.</summary>
     public static string Digest(string path)
     {

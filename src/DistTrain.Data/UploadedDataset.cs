@@ -20,7 +20,7 @@ public static class UploadedDataset
         int at = dataset.IndexOf(Separator, StringComparison.Ordinal);
         (name, digest) = at < 0 ? (dataset, "") : (dataset[..at], dataset[(at + Separator.Length)..]);
         if (at < 0) return false;
-        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower))
+        if (!DatasetFile.IsDigest(digest))
             throw new ArgumentException($"dataset '{DataText.Show(dataset)}': an uploaded dataset's digest is 64 lower-case hex digits");
         return true;
     }

@@ -1,3 +1,4 @@
+using DistTrain.Data;
 using DistTrain.Protos;
 using Google.Protobuf;
 using Grpc.Core;
@@ -83,24 +84,18 @@ public sealed class DatasetsService(JobRegistry registry, DatasetPreparer prepar
 
     private static void CheckDigest(string digest)
     {
-        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower))
-            throw new ArgumentException($"a dataset's digest is 64 lower-case hex digits (SHA-256), got '{Clip(digest)}'");
+        if (!DatasetFile.IsDigest(digest)) throw new ArgumentException(NotADigest(digest));
     }
 
-    // What a caller sent, shown safely: printable ASCII only, at most 80 characters.
-    private static string Clip(string text)
-    {
-        var shown = new string([.. text.Take(80).Select(c => c is >= ' ' and <= '~' ? c : '?')]);
-        return text.Length > 80 ? shown + "…" : shown;
-    }
+    private static string NotADigest(string digest) => $"a dataset's digest is 64 lower-case hex digits (SHA-256), got '{DataText.Show(digest, 80)}'";
 
     private static DatasetInfo Info(PreparedDataset d) =>
         new() { Digest = d.Digest, TrainSamples = d.TrainSamples, TestSamples = d.TestSamples, SampleShape = { d.SampleShape } };
 
     public override async Task Fetch(FetchDatasetRequest request, IServerStreamWriter<DatasetChunk> responseStream, ServerCallContext context)
     {
-        if (request.Digest.Length != 64 || !request.Digest.All(char.IsAsciiHexDigitLower))
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"a dataset's digest is 64 lower-case hex digits (SHA-256), got '{Clip(request.Digest)}'"));
+        // Outside Errors.Map (a stream's writes are not one call), so its status is set here.
+        if (!DatasetFile.IsDigest(request.Digest)) throw new RpcException(new Status(StatusCode.InvalidArgument, NotADigest(request.Digest)));
         var data = await registry.DatasetAsync(request.Digest)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"this coordinator holds no dataset with SHA-256 {request.Digest}"));
         await using var file = File.OpenRead(data.Path);
