@@ -59,6 +59,7 @@ public static class ProcessSignals
     public const int SIGTERM = 15;
     public const int SIGKILL = 9;
     public const int SIGSTOP = 19;
+    public const int SIGCONT = 18;
 
     /// <summary>Sends <paramref name="signal"/> to process <paramref name="pid"/>; false if it is gone.</summary>
     public static bool Send(int pid, int signal) => Kill(pid, signal) == 0;

@@ -8,6 +8,8 @@ namespace DistTrain.State;
 /// and, once it has passed, marks the worker <see cref="WorkerPhase.Lost"/> and tells its job. The timer keeps the
 /// grain active while the worker is live, and the scheduler's own timer re-activates it wherever the cluster places
 /// it, so a loss is noticed even when nothing else calls the grain (a killed worker, a coordinator that died).
+/// A worker is judged only on time the grain could hear it: a beat never waits long on another grain, and a check that
+/// itself ran late (the grain or its coordinator was held up) restarts the window instead of counting the gap.
 /// </summary>
 public sealed class WorkerGrain(
     [PersistentState("worker", StateStorage.Name)] IPersistentState<WorkerGrainState> state,
@@ -17,6 +19,7 @@ public sealed class WorkerGrain(
     private DateTime _deadline;
     private bool _heard; // a beat or registration reached this activation
     private DateTime _lastBeat;
+    private DateTime _lastCheck; // when the liveness check last ran
     private double _samplesPerSecond;
     private IGrainTimer? _timer;
     private TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -66,7 +69,7 @@ public sealed class WorkerGrain(
         // The beat lives in memory only (a write per beat per worker would be an fsync every two seconds each); the
         // stored record changes when the phase does.
         Beat(DateTime.UtcNow);
-        if (r.JobId is null || await GrainFactory.GetGrain<IJobGrain>(r.JobId).Get() is not { IsFinal: true }) return true;
+        if (r.JobId is null || await JobEndedAsync(r.JobId) is not true) return true;
         // Its job has ended: whatever became of the scheduler's own release (a one-way message), the worker is free.
         if (await Release(r.JobId)) GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).WorkerAvailable(Id).Ignore();
         return false;
@@ -123,6 +126,24 @@ public sealed class WorkerGrain(
         }
     }
 
+    // Whether the job has ended, asked within a beat: its grain may sit on a coordinator that has just died, and until the
+    // cluster declares that coordinator dead a call to it can hang for its whole response timeout. Meanwhile this
+    // (non-reentrant) grain would hear no beat, and its check, queued behind the call, would find the worker silent. Not
+    // knowing is an answer too (null): the worker trains on, and its next beat asks again.
+    private async Task<bool?> JobEndedAsync(string jobId)
+    {
+        var asked = GrainFactory.GetGrain<IJobGrain>(jobId).Get();
+        try
+        {
+            return (await asked.WaitAsync(_liveness.HeartbeatInterval)) is { IsFinal: true };
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            asked.Ignore();
+            return null;
+        }
+    }
+
     private TimeSpan Grace => _liveness.Grace > _liveness.Window ? _liveness.Grace : _liveness.Window;
 
     private WorkerRecord Require() => Record switch
@@ -140,8 +161,13 @@ public sealed class WorkerGrain(
     }
 
     // Checked twice a beat, so that a loss shows at most half a beat after the window closes.
-    private void Watch() => _timer ??= this.RegisterGrainTimer(CheckAsync,
-        new GrainTimerCreationOptions(_liveness.HeartbeatInterval / 2, _liveness.HeartbeatInterval / 2) { KeepAlive = true });
+    private void Watch()
+    {
+        if (_timer is not null) return;
+        _lastCheck = DateTime.UtcNow;
+        _timer = this.RegisterGrainTimer(CheckAsync,
+            new GrainTimerCreationOptions(_liveness.HeartbeatInterval / 2, _liveness.HeartbeatInterval / 2) { KeepAlive = true });
+    }
 
     private void Unwatch()
     {
@@ -157,7 +183,14 @@ public sealed class WorkerGrain(
             Unwatch();
             return;
         }
-        if (DateTime.UtcNow <= _deadline) return;
+        var now = DateTime.UtcNow;
+        var sinceCheck = now - _lastCheck;
+        _lastCheck = now;
+        // This check ran late: the grain, or its whole coordinator, was held up (a call that waited on a dead one, a
+        // cluster moving grains after a coordinator died, a starved or paused process), and a worker's beats were held
+        // up with it. Silence is counted from here on, where this grain can hear again, not against the worker.
+        if (sinceCheck > _liveness.HeartbeatInterval && _deadline < now + _liveness.Window) _deadline = now + _liveness.Window;
+        if (now <= _deadline) return;
         string reason = _heard
             ? $"{Id} lost: no heartbeat for {_liveness.Window.TotalSeconds:0.#} s"
             : $"{Id} lost: it did not reach the coordinator within {Grace.TotalSeconds:0.#} s of the coordinator (re)starting";

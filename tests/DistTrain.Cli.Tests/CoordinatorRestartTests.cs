@@ -5,12 +5,55 @@ namespace DistTrain.Cli.Tests;
 /// <summary>
 /// Real processes: a coordinator and a worker run a job to completion; the coordinator is killed and started again on
 /// the same state directory, and `disttrain status` and `disttrain jobs` still show the finished job and its history.
+/// A coordinator frozen mid-job (SIGSTOP) for longer than the workers' heartbeat window loses none of them.
 /// </summary>
 public class CoordinatorRestartTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("dt-restart-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task A_coordinator_frozen_past_the_heartbeat_window_loses_no_worker()
+    {
+        SyntheticDigits.Write(_dir, train: 1800, test: 200);
+        var env = new Dictionary<string, string> { ["DISTTRAIN_DATA"] = Path.Combine(_dir, "cache") };
+        int port = BackgroundProcess.FreePort();
+        string url = $"http://127.0.0.1:{port}";
+        using var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
+            Path.Combine(_dir, "state"), "--data-dir", _dir], env);
+        coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        using var w1 = BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], env);
+        using var w2 = BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], env);
+        string Logs() => $"{coordinator.Output}\n{w1.Output}\n{w2.Output}";
+        using var channel = Protos.CoordinatorChannel.Create(url);
+        var jobs = new Protos.Jobs.JobsClient(channel);
+        var job = await jobs.SubmitAsync(new Protos.SubmitJobRequest
+        {
+            Spec = new Protos.JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 6, GlobalBatchSize = 60, Workers = 2, Seed = 3 },
+        });
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while ((await jobs.GetAsync(new Protos.GetJobRequest { Id = job.Id })).History.Count < 1)
+        {
+            Assert.True(DateTime.UtcNow < until, $"{job.Id} did not finish epoch 1\n{Logs()}");
+            await Task.Delay(100);
+        }
+        // Frozen for 10 s: the workers' beats go unheard, and so does everything else (a paused VM, a long stop of the world).
+        coordinator.Signal(ProcessSignals.SIGSTOP);
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        coordinator.Signal(ProcessSignals.SIGCONT);
+        until = DateTime.UtcNow + TimeSpan.FromSeconds(180);
+        Protos.Job done;
+        while ((done = await jobs.GetAsync(new Protos.GetJobRequest { Id = job.Id }, deadline: DateTime.UtcNow.AddSeconds(30))).Status
+            is Protos.JobStatus.Pending or Protos.JobStatus.Running)
+        {
+            Assert.True(DateTime.UtcNow < until, $"{job.Id} did not end: {done}\n{Logs()}");
+            await Task.Delay(200);
+        }
+        Assert.True(done.Status == Protos.JobStatus.Completed, $"{done.Status}: {done.Error}\n{Logs()}");
+        Assert.True(done.Events.Count == 0, $"the freeze changed the worker set: {done.Events}\n{Logs()}");
+        Assert.Equal([1, 2, 3, 4, 5, 6], done.History.Select(e => e.Epoch));
+    }
 
     [Fact]
     public void A_finished_job_survives_a_coordinator_kill_and_restart()

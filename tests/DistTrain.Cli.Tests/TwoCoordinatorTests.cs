@@ -95,7 +95,7 @@ public class TwoCoordinatorTests : IDisposable
         Assert.True(done.Status == JobStatus.Completed, $"{done.Status}: {done.Error}\n{b.Output}\n{w1.Output}\n{w2.Output}");
         // Each epoch once, whatever was retried across the kill; the record says what happened if not.
         Assert.True(done.History.Select(e => e.Epoch).SequenceEqual([1, 2, 3, 4]),
-            $"history: {string.Join("; ", done.History.Select(e => $"epoch {e.Epoch} loss {e.Loss:F5} samples {e.Samples}"))}; events: {done.Events}");
+            $"history: {string.Join("; ", done.History.Select(e => $"epoch {e.Epoch} loss {e.Loss:F5} samples {e.Samples}"))}; events: {done.Events}\n{b.Output}\n{w1.Output}\n{w2.Output}");
         Assert.True(done.History[^1].TestAccuracy >= 0.8, $"test accuracy {done.History[^1].TestAccuracy}");
 
         var status = CliProcess.Run(["status", job.Id, "--coordinator", urls[1], "--json"], timeoutSeconds: 60);

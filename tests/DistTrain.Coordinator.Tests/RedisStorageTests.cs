@@ -85,6 +85,48 @@ public sealed class RedisStorageTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_worker_is_not_lost_while_its_job_grain_waits_on_a_paused_redis()
+    {
+        // Beats every second (a 3 s window). The job's grain is held up writing to a Redis paused with SIGSTOP for 8 s; the
+        // worker's grain asks that job grain on every beat, and must go on hearing the beats meanwhile.
+        var beat = TimeSpan.FromSeconds(1);
+        await using var silo = await Silo.StartAsync(StateStorageChoice.Parse($"redis=127.0.0.1:{_port}", "/unused"), beat);
+        var registry = new JobRegistry(silo.Grains, _ => new PreparedDataset("d", "/none", 1000, 200, [28, 28, 1]));
+        var job = await registry.SubmitAsync(new Protos.JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 2, GlobalBatchSize = 100, Workers = 1 });
+        string w = await registry.RegisterAsync("http://127.0.0.1:7001", 1, "w-paused-store", "one");
+        using var stop = new CancellationTokenSource();
+        var beating = WorkerLivenessTests.KeepAliveAsync(registry, w, stop.Token);
+        Assert.Equal(job.Id, (await registry.WaitForAssignmentAsync(w, new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token)).JobId);
+
+        Signal("STOP");
+        Task<bool>[] reports;
+        try
+        {
+            // Each report's write waits for Redis (until its client times out): the job's grain is busy throughout.
+            reports = [.. Enumerable.Range(1, 3).Select(step => registry.ReportAsync(new Protos.ProgressReport { WorkerId = w, JobId = job.Id, Rank = 0, Epoch = 1, Step = step }))];
+            await Task.Delay(TimeSpan.FromSeconds(8));
+        }
+        finally
+        {
+            Signal("CONT");
+        }
+        await Task.WhenAll(reports.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
+        var worker = await silo.Grains.GetGrain<IWorkerGrain>(w).Get();
+        Assert.True(worker!.Phase == WorkerPhase.Training, $"{w} is {worker.Phase}: {worker.Note}");
+        var record = await registry.GetAsync(job.Id);
+        Assert.True(record.Events.Count == 0 && record.Status == Protos.JobStatus.Running, $"{record.Status}: {record.Events}");
+        await stop.CancelAsync();
+        await beating;
+    }
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _redis!.Id.ToString()])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
     [Theory]
     [InlineData("redis", "needs a HOST:PORT")]
     [InlineData("mongo=db:27017", "is not one of: file, redis=HOST:PORT, postgres=CONNECTION")]

@@ -38,7 +38,7 @@ public class WorkerLivenessTests : IAsyncLifetime
     private static JobSpec Spec(int workers) => new() { Model = "mnist-mlp", Dataset = "mnist", Epochs = 2, GlobalBatchSize = 128, Workers = workers, Seed = 1 };
 
     // Beats for a worker every 50 ms until cancelled, as a live worker process would.
-    private static async Task KeepAliveAsync(JobRegistry r, string id, CancellationToken stop)
+    internal static async Task KeepAliveAsync(JobRegistry r, string id, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {
