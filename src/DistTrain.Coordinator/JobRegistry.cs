@@ -208,14 +208,20 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
 
     /// <summary>
     /// Waits until the worker has a job other than <paramref name="finishedJob"/>, then returns its assignment. The
-    /// worker is through with <paramref name="finishedJob"/>, so it is released from it first: its release does not hang
-    /// on the scheduler hearing that the job ended.
+    /// worker is through with <paramref name="finishedJob"/> as of <paramref name="finishedGeneration"/>, so it is
+    /// released from it first: its release does not hang on the scheduler hearing that the job ended. Unless the job
+    /// has taken it back since, in a later worker set: then that job is its assignment.
     /// </summary>
-    public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken, string? finishedJob = null)
+    public async Task<Assignment> WaitForAssignmentAsync(string workerId, CancellationToken cancellationToken, string? finishedJob = null,
+        long finishedGeneration = 0)
     {
         // Released, the worker may be placed in any job from here on, the one it left included (a running job below its
-        // target takes it back as a joiner).
-        if (!string.IsNullOrEmpty(finishedJob) && await WorkerGrain(workerId).Release(finishedJob)) await Scheduler.WorkerAvailable(workerId);
+        // target takes it back as a joiner). A worker thought lost while its ring trained on may have been taken back
+        // already, before its old ring's end told it it was out: releasing it then would leave the job waiting, for
+        // ever, on a member that no longer trains it.
+        if (!string.IsNullOrEmpty(finishedJob) && !await TakenBackAsync(workerId, finishedJob, finishedGeneration)
+            && await WorkerGrain(workerId).Release(finishedJob))
+            await Scheduler.WorkerAvailable(workerId);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -239,6 +245,10 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
             return a;
         }
     }
+
+    // Whether a running job lists the worker in a worker set formed after the one it last knew.
+    private async Task<bool> TakenBackAsync(string workerId, string jobId, long knownGeneration) =>
+        knownGeneration > 0 && await JobGrain(jobId).Get() is { IsFinal: false } job && job.Generation > knownGeneration && job.WorkerIds.Contains(workerId);
 
     /// <summary>
     /// A member's long poll for the job's next worker set (see the proto): its assignment in a generation after

@@ -35,6 +35,9 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
     /// <summary>A user's program's Keras-style callbacks and history (DistTrain.Distributed); null for a job of the CLI's.</summary>
     public FitCallbacks? Callbacks { get; init; }
 
+    /// <summary>The generation of the last worker set this worker acted on (trained in, or learned it is out of).</summary>
+    public long Generation { get; private set; }
+
     public async Task RunAsync(Assignment a, Sequential model, TrainingPlan plan, TrainingProgress progress, Dataset data, CancellationToken cancellationToken)
     {
         long interruptedAt = 0; // when training was last interrupted (Stopwatch ticks), until the next ring commits a step
@@ -43,6 +46,7 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
         Callbacks?.TrainBegin();
         while (true)
         {
+            Generation = a.Generation;
             if (a.Ended)
             {
                 log($"{workerId}: {a.JobId} ended at the coordinator (completed, cancelled or failed elsewhere)");

@@ -41,6 +41,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
     public string? Failure { get; private set; }
 
     private int _left;
+    // The generation of its last job this worker last acted on: the coordinator hands that job back if it has since
+    // taken the worker into a later worker set (JobRegistry.WaitForAssignmentAsync).
+    private long _generation;
     private readonly string _incarnation = Guid.NewGuid().ToString("N");
     private readonly SemaphoreSlim _registering = new(1, 1);
     private string _advertise = "";
@@ -84,8 +87,9 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         {
             do
             {
-                var assignment = await NextAssignmentAsync(workers, id, finished, token);
+                var assignment = await NextAssignmentAsync(workers, id, finished, _generation, token);
                 finished = assignment.JobId;
+                _generation = assignment.Generation;
                 Rank = assignment.Rank;
                 log($"{id}: {assignment.JobId}, rank {assignment.Rank} of {assignment.WorldSize}");
                 try
@@ -157,13 +161,14 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
 
     // The next job: a long poll that outlives a coordinator restart (the channel retries and waits for it), and that
     // registers again when the coordinator no longer knows this worker.
-    private async Task<Assignment> NextAssignmentAsync(Workers.WorkersClient workers, string id, string? finished, CancellationToken cancellationToken)
+    private async Task<Assignment> NextAssignmentAsync(Workers.WorkersClient workers, string id, string? finished, long finishedGeneration,
+        CancellationToken cancellationToken)
     {
         while (true)
         {
             try
             {
-                return await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id, FinishedJobId = finished ?? "" },
+                return await workers.GetAssignmentAsync(new GetAssignmentRequest { WorkerId = id, FinishedJobId = finished ?? "", FinishedGeneration = finishedGeneration },
                     new CallOptions(cancellationToken: cancellationToken).WithWaitForReady());
             }
             catch (RpcException e) when (CoordinatorChannel.IsUnknownWorker(e))
@@ -198,7 +203,14 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
             Rate = _rate,
             Callbacks = Program?.Callbacks,
         };
-        await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);
+        try
+        {
+            await job.RunAsync(a, model, plan, new TrainingProgress(), data, cancellationToken);
+        }
+        finally
+        {
+            if (job.Generation > 0) _generation = job.Generation;
+        }
     }
 
     // Tells the coordinator once that this worker is going, within a short bound: a coordinator that is itself gone

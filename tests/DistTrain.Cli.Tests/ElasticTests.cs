@@ -78,6 +78,43 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task A_worker_set_frozen_past_the_heartbeat_window_comes_back_and_completes_with_each_epoch_once()
+    {
+        SyntheticDigits.Write(_dir, train: 1800, test: 200);
+        int port = BackgroundProcess.FreePort();
+        string url = $"http://127.0.0.1:{port}";
+        using var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
+            Path.Combine(_dir, "state"), "--data-dir", _dir], Env);
+        coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        var workers = Enumerable.Range(0, 2).Select(_ => BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env)).ToList();
+        try
+        {
+            string Logs() => coordinator.Output + "\n" + string.Join("\n", workers.Select(w => w.Output));
+            using var channel = CoordinatorChannel.Create(url);
+            var jobs = new Jobs.JobsClient(channel);
+            var spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 6, GlobalBatchSize = 60, Workers = 2, Seed = 7 };
+            var job = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec });
+            var struck = await WaitForAsync(jobs, job.Id, j => j.History.Count >= 1 || j.Status is not (JobStatus.Pending or JobStatus.Running),
+                TimeSpan.FromSeconds(120), Logs);
+            Assert.True(struck.Status == JobStatus.Running, $"{struck.Status} before the freeze");
+            // Both workers stop (SIGSTOP) for longer than the coordinator's 6 s window: both are lost, though alive.
+            foreach (var w in workers) w.Signal(ProcessSignals.SIGSTOP);
+            await Task.Delay(TimeSpan.FromSeconds(9));
+            foreach (var w in workers) w.Signal(ProcessSignals.SIGCONT);
+            var done = await WaitForAsync(jobs, job.Id, j => j.Status is not (JobStatus.Pending or JobStatus.Running), TimeSpan.FromSeconds(180), Logs);
+            Assert.True(done.Status == JobStatus.Completed, done.Error + "\n" + Logs());
+            Assert.True(done.History.Select(e => e.Epoch).SequenceEqual(Enumerable.Range(1, spec.Epochs)),
+                $"history: {string.Join(", ", done.History.Select(e => e.Epoch))}; events: {done.Events}\n{Logs()}");
+            output.WriteLine($"events: {done.Events}");
+            Assert.Contains(done.Events, e => e.Reason.Contains("no heartbeat"));
+        }
+        finally
+        {
+            foreach (var w in workers) w.Dispose();
+        }
+    }
+
+    [Fact]
     public void A_job_below_its_minimum_fails_within_its_wait_naming_the_loss_and_leaves_no_process_behind()
     {
         SyntheticDigits.Write(_dir, train: 2000, test: 100);

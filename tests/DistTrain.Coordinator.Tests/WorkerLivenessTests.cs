@@ -97,6 +97,34 @@ public class WorkerLivenessTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_worker_taken_back_into_its_job_while_its_old_ring_ended_is_handed_that_job_not_released_from_it()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(2));
+        string live = Live(r, await r.RegisterAsync("http://127.0.0.1:7001", 1, "t-live", "a"));
+        await r.RegisterAsync("http://127.0.0.1:7002", 1, "t-back", "b");
+        var first = await r.WaitForAssignmentAsync("t-back", CancellationToken.None);
+        // t-back falls silent (its coordinator could not hear it) and is lost; alive, it registers again and joins the job,
+        // which takes it back in a later worker set.
+        await WaitForPhaseAsync("t-back", WorkerPhase.Lost);
+        Live(r, await r.RegisterAsync("http://127.0.0.1:7002", 1, "t-back", "b"));
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        Job record;
+        while (!(record = await r.GetAsync(job.Id)).Workers.Contains("http://127.0.0.1:7002"))
+        {
+            Assert.True(DateTime.UtcNow < until, $"t-back did not join again: {record.Events}");
+            await Task.Delay(50);
+        }
+        // Only now does its old ring end, telling it that it is out of generation 1: through with the job as it knew it,
+        // it asks for its next one. It is handed the job that took it back, at its new rank.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var again = await r.WaitForAssignmentAsync("t-back", bound.Token, finishedJob: job.Id, finishedGeneration: first.Generation);
+        Assert.Equal((job.Id, 1, record.Generation), (again.JobId, again.Rank, again.Generation));
+        Assert.Equal(WorkerPhase.Training, (await _silo.Grains.GetGrain<IWorkerGrain>("t-back").Get())!.Phase);
+        Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+    }
+
+    [Fact]
     public async Task A_broken_ring_drops_the_member_that_did_not_report_and_keeps_the_others_in_order()
     {
         var r = Registry(_silo);

@@ -37,7 +37,7 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
         Errors.Map(async () =>
         {
             await registry.AuthenticateAsync(request.WorkerId, Secret(context));
-            return await registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken, request.FinishedJobId);
+            return await registry.WaitForAssignmentAsync(request.WorkerId, context.CancellationToken, request.FinishedJobId, request.FinishedGeneration);
         });
 
     public override Task<ProgressAck> ReportProgress(ProgressReport request, ServerCallContext context) =>
