@@ -76,7 +76,7 @@ public static class JobTransitions
                 Events = (job.Events ?? []).Add(new JobEvent(nowUtc, job.ShortSinceUtc is null ? job.WorkerIds.Count : 0, 0,
                     $"restart {job.Restarts + 1} of {job.MaxRestarts}: {r.Reason}", job.Epoch, job.Step, 0, r.Generation, JobEvent.Restart)),
             },
-            (JobPhase.Running, JobCompleted) => job with { Phase = JobPhase.Completed },
+            (JobPhase.Running, JobCompleted) => job with { Phase = JobPhase.Completed, Events = WithGapWarning(job, nowUtc) },
             (JobPhase.Pending or JobPhase.Running, JobFailed f) => job with { Phase = JobPhase.Failed, Error = f.Reason },
             (JobPhase.Pending or JobPhase.Running, JobCancelled c) => job with { Phase = JobPhase.Cancelled, Error = c.Reason },
             (_, JobSubmitted) => throw new InvalidJobChangeException($"{jobId} already exists ({job.Phase}); it cannot be submitted again"),
@@ -96,6 +96,20 @@ public static class JobTransitions
         return new JobRecord(jobId, s.Spec, JobPhase.Pending, "", 0, 0, s.StepsPerEpoch, s.TrainSamples, s.TestSamples, 0, 0, 0,
             s.History ?? [], [], 0, null, nowUtc, nowUtc, [], s.DatasetDigest, s.Workers, s.MinWorkers, events, s.WaitForWorkersSeconds,
             KeepCheckpoints: s.KeepCheckpoints, MaxRestarts: s.MaxRestarts, ResumeFrom: s.ResumeFrom ?? [], Launch: s.Launch);
+    }
+
+    // A job completes with the history it has. Should an epoch's report never have reached it (every way of losing one is
+    // meant to be closed: a later ring's rank 0 tells the finished epochs again, and so does the last report), the
+    // record says so rather than pass a gap off as the whole run.
+    private static ImmutableList<JobEvent> WithGapWarning(JobRecord job, DateTime nowUtc)
+    {
+        var events = job.Events ?? [];
+        if (job.History.Count == 0) return events;
+        var missing = Enumerable.Range(1, job.History.Max(h => h.Epoch)).Except(job.History.Select(h => h.Epoch)).ToList();
+        if (missing.Count == 0) return events;
+        string which = missing.Count <= 10 ? string.Join(", ", missing) : $"{string.Join(", ", missing.Take(10))} and {missing.Count - 10} more";
+        return events.Add(new JobEvent(nowUtc, 0, 0, $"completed without the report of epoch{(missing.Count == 1 ? "" : "s")} {which}; the final model went through them",
+            job.Epoch, job.Step, 0, job.Generation, JobEvent.Warning));
     }
 
     // The most advanced `KeepCheckpoints` (3 for a record stored before jobs had the setting), oldest first.

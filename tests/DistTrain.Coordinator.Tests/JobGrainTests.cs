@@ -126,6 +126,22 @@ public class JobGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_job_completed_with_a_gap_in_its_history_says_which_epochs_it_lacks_and_one_without_says_nothing()
+    {
+        var gapped = await JobIn(JobPhase.Running);
+        await gapped.Update(EpochEnd);
+        await gapped.Update(new JobEpochEnded(EpochEnd.Epoch with { Epoch = 4 }));
+        var done = await gapped.Update(new JobCompleted());
+        var warning = Assert.Single(done.Events!);
+        Assert.Equal((JobEvent.Warning, "completed without the report of epochs 2, 3; the final model went through them"), (warning.Kind, warning.Reason));
+
+        var whole = await JobIn(JobPhase.Running);
+        await whole.Update(EpochEnd);
+        await whole.Update(new JobEpochEnded(EpochEnd.Epoch with { Epoch = 2 }));
+        Assert.Empty((await whole.Update(new JobCompleted())).Events!);
+    }
+
+    [Fact]
     public async Task A_finished_job_and_its_history_survive_a_silo_restart()
     {
         var job = await JobIn(JobPhase.Running);
