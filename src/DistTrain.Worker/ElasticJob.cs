@@ -123,6 +123,11 @@ public sealed class ElasticJob(string workerId, Workers.WorkersClient workers, P
             if (a.Rank == 0 && !trainer.Stopped && (progress.Epoch >= plan.Epochs || trainer.EarlyStopped) && progress.LastEpoch is { } last)
             {
                 await uploader.FinishAsync(trainer.Snapshot(final: true), cancellationToken);
+                // The job's history must hold every epoch this model went through. An epoch whose report the coordinator
+                // refused (this worker's ring trained on while the coordinator thought it lost, and it has since been
+                // taken back) is told again first: reports go out in order, and the coordinator records each epoch once.
+                foreach (var e in progress.History)
+                    if (e.Epoch < last.Epoch && !reporter.Delivered(e.Epoch)) reporter.Post(EpochReport(a, e, plan, progress));
                 reporter.Post(EpochReport(a, last, plan, progress, finished: true));
             }
             if (!trainer.Stopped) Callbacks?.TrainEnd();

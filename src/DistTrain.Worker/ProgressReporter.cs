@@ -38,6 +38,7 @@ public sealed class ProgressReporter : IAsyncDisposable
     private readonly Task _sender;
     private volatile bool _stopAsked;
     private volatile string? _undelivered;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _delivered = new();
 
     /// <param name="job">The job's token: once it is cancelled, disposing waits only briefly.</param>
     public ProgressReporter(Workers.WorkersClient workers, Action<string> log, CancellationToken job = default)
@@ -53,6 +54,12 @@ public sealed class ProgressReporter : IAsyncDisposable
 
     /// <summary>Queues a report; never blocks.</summary>
     public void Post(ProgressReport report) => _queue.Writer.TryWrite(report);
+
+    /// <summary>
+    /// Whether the coordinator took this epoch's report (and so holds the epoch in the job's history). A report it
+    /// refused (sent while this worker was out of the job's worker set, or at a rank it no longer had) is not delivered.
+    /// </summary>
+    public bool Delivered(int epoch) => _delivered.ContainsKey(epoch);
 
     private async Task SendAllAsync()
     {
@@ -72,6 +79,7 @@ public sealed class ProgressReporter : IAsyncDisposable
                         var ack = await _workers.ReportProgressAsync(report,
                             new CallOptions(deadline: DateTime.UtcNow + CallDeadline, cancellationToken: _abandon.Token).WithWaitForReady()).ConfigureAwait(false);
                         if (!ack.Continue) _stopAsked = true;
+                        else if (report.EpochDone) _delivered[report.Epoch] = true;
                         warned = false;
                         break;
                     }
