@@ -4,12 +4,12 @@ using Orleans.Runtime;
 namespace DistTrain.State;
 
 /// <summary>
-/// One worker's record and liveness. A heartbeat moves its deadline on; a grain timer checks the deadline every beat
+/// One worker's record and liveness. A heartbeat moves its deadline on; a grain timer checks the deadline twice a beat
 /// and, once it has passed, marks the worker <see cref="WorkerPhase.Lost"/> and tells its job. The timer keeps the
 /// grain active while the worker is live, and the scheduler's own timer re-activates it wherever the cluster places
 /// it, so a loss is noticed even when nothing else calls the grain (a killed worker, a coordinator that died).
 /// A worker is judged only on time the grain could hear it: a beat never waits long on another grain, and a check that
-/// itself ran late (the grain or its coordinator was held up) restarts the window instead of counting the gap.
+/// itself ran late (the grain or its coordinator was held up) moves the deadline on by the time lost.
 /// </summary>
 public sealed class WorkerGrain(
     [PersistentState("worker", StateStorage.Name)] IPersistentState<WorkerGrainState> state,
@@ -135,7 +135,8 @@ public sealed class WorkerGrain(
         var asked = GrainFactory.GetGrain<IJobGrain>(jobId).Get();
         try
         {
-            return (await asked.WaitAsync(_liveness.HeartbeatInterval)) is { IsFinal: true };
+            // A quarter of a beat: well within the worker's own deadline for the call (one beat).
+            return (await asked.WaitAsync(_liveness.HeartbeatInterval / 4)) is { IsFinal: true };
         }
         catch (Exception e) when (e is TimeoutException or OrleansException)
         {
@@ -161,12 +162,13 @@ public sealed class WorkerGrain(
     }
 
     // Checked twice a beat, so that a loss shows at most half a beat after the window closes.
+    private TimeSpan CheckInterval => _liveness.HeartbeatInterval / 2;
+
     private void Watch()
     {
         if (_timer is not null) return;
         _lastCheck = DateTime.UtcNow;
-        _timer = this.RegisterGrainTimer(CheckAsync,
-            new GrainTimerCreationOptions(_liveness.HeartbeatInterval / 2, _liveness.HeartbeatInterval / 2) { KeepAlive = true });
+        _timer = this.RegisterGrainTimer(CheckAsync, new GrainTimerCreationOptions(CheckInterval, CheckInterval) { KeepAlive = true });
     }
 
     private void Unwatch()
@@ -186,10 +188,15 @@ public sealed class WorkerGrain(
         var now = DateTime.UtcNow;
         var sinceCheck = now - _lastCheck;
         _lastCheck = now;
-        // This check ran late: the grain, or its whole coordinator, was held up (a call that waited on a dead one, a
-        // cluster moving grains after a coordinator died, a starved or paused process), and a worker's beats were held
-        // up with it. Silence is counted from here on, where this grain can hear again, not against the worker.
-        if (sinceCheck > _liveness.HeartbeatInterval && _deadline < now + _liveness.Window) _deadline = now + _liveness.Window;
+        // This check ran a beat or more late: the grain, or its whole coordinator, was held up (a call that waited on a
+        // dead one, a cluster moving grains after a coordinator died, a starved or paused process), and a worker's beats
+        // were held up with it. The time lost is not counted against the worker: its deadline moves on by as much, and
+        // to at least a beat from now. No more, so that a coordinator that keeps stalling still finds a dead worker.
+        if (sinceCheck > _liveness.HeartbeatInterval)
+        {
+            var moved = _deadline + (sinceCheck - CheckInterval);
+            _deadline = moved > now + _liveness.HeartbeatInterval ? moved : now + _liveness.HeartbeatInterval;
+        }
         if (now <= _deadline) return;
         string reason = _heard
             ? $"{Id} lost: no heartbeat for {_liveness.Window.TotalSeconds:0.#} s"
