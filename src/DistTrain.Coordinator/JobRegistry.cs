@@ -217,8 +217,8 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     {
         // Released, the worker may be placed in any job from here on, the one it left included (a running job below its
         // target takes it back as a joiner). A worker thought lost while its ring trained on may have been taken back
-        // already, before its old ring's end told it it was out: releasing it then would leave the job waiting, for
-        // ever, on a member that no longer trains it.
+        // already, before its old ring's end told it it was out: releasing it then would leave the job waiting on a
+        // member that no longer trains it (for ever, when it is every member).
         if (!string.IsNullOrEmpty(finishedJob) && !await TakenBackAsync(workerId, finishedJob, finishedGeneration)
             && await WorkerGrain(workerId).Release(finishedJob))
             await Scheduler.WorkerAvailable(workerId);
@@ -232,8 +232,11 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
                 job = await JobGrain(jobId).WaitForGeneration(job.Generation, AssignmentPoll).WaitAsync(cancellationToken) ?? job;
             if (job.WorkerIds.IndexOf(workerId) < 0 || job.IsFinal)
             {
-                // Assigned to a job that does not list it (a placement the job refused, or it dropped this worker since):
-                // the worker grain is released; look again shortly rather than spin.
+                // Placed in a job that does not list it (a placement the job refused, or it dropped this worker since; the
+                // job lists its members before their grains are told, so never the other way round), or one that has
+                // ended: the worker grain is released here, which a scheduler that did not hear of it would not do, and
+                // it looks again shortly rather than spin.
+                if (await WorkerGrain(workerId).Release(jobId)) await Scheduler.WorkerAvailable(workerId);
                 await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
                 continue;
             }
@@ -296,11 +299,13 @@ public sealed class JobRegistry(IGrainFactory grains, Func<JobSpec, PreparedData
     /// <summary>
     /// A worker shuts down: its grain is marked Left (it is never assigned again), and a job it was training loses it
     /// at once, before any ring link breaks: the job goes on without it, or waits (and fails) below its minimum. A
-    /// worker that leaves after running <paramref name="finishedJob"/> to its end is first released from it.
+    /// worker that leaves after running <paramref name="finishedJob"/> to its end (as of <paramref name="finishedGeneration"/>)
+    /// is first released from it, unless the job has taken it back since: then its leaving is a loss to the job.
     /// </summary>
-    public async Task LeaveAsync(string workerId, string reason, string? finishedJob = null)
+    public async Task LeaveAsync(string workerId, string reason, string? finishedJob = null, long finishedGeneration = 0)
     {
-        if (!string.IsNullOrEmpty(finishedJob)) await WorkerGrain(workerId).Release(finishedJob);
+        if (!string.IsNullOrEmpty(finishedJob) && !await TakenBackAsync(workerId, finishedJob, finishedGeneration))
+            await WorkerGrain(workerId).Release(finishedJob);
         var was = await WorkerGrain(workerId).Leave(reason);
         if (was.JobId is not null)
         {

@@ -221,7 +221,7 @@ public sealed class WorkerRuntime(WorkerOptions options, Action<string> log)
         string reason = why ?? StopReason();
         try
         {
-            await workers.LeaveAsync(new LeaveRequest { WorkerId = id, Reason = reason, FinishedJobId = finishedJob ?? "" },
+            await workers.LeaveAsync(new LeaveRequest { WorkerId = id, Reason = reason, FinishedJobId = finishedJob ?? "", FinishedGeneration = finishedJob is null ? 0 : _generation },
                 deadline: DateTime.UtcNow.AddSeconds(3));
             log($"{id}: left the coordinator: {reason}");
         }

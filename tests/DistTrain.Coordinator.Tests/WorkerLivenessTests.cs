@@ -122,6 +122,30 @@ public class WorkerLivenessTests : IAsyncLifetime
         Assert.Equal((job.Id, 1, record.Generation), (again.JobId, again.Rank, again.Generation));
         Assert.Equal(WorkerPhase.Training, (await _silo.Grains.GetGrain<IWorkerGrain>("t-back").Get())!.Phase);
         Assert.Equal(JobStatus.Running, (await r.GetAsync(job.Id)).Status);
+
+        // Had it exited instead (a launched rank, through with its job as it knew it), its leaving is a loss to the job,
+        // which goes on without it rather than wait for it.
+        await r.LeaveAsync("t-back", "it exited after its job", job.Id, first.Generation);
+        var after = await r.GetAsync(job.Id);
+        Assert.Equal(("rank 1: t-back left: it exited after its job", 1), (after.Events[^1].Reason, after.Events[^1].NewWorld));
+    }
+
+    [Fact]
+    public async Task A_worker_dropped_from_its_job_is_free_for_the_next_one_when_it_asks()
+    {
+        var r = Registry(_silo);
+        var job = await r.SubmitAsync(Spec(3));
+        string[] ids = ["d-0", "d-1", "d-2"];
+        for (int i = 0; i < 3; i++) Live(r, await r.RegisterAsync($"http://127.0.0.1:{7001 + i}", 1, ids[i], $"{i}"));
+        var a = await r.WaitForAssignmentAsync("d-0", CancellationToken.None);
+        // d-1 is dropped for not answering after the ring broke; the job does not free it (it may be dead).
+        await r.ReportBrokenAsync(new BrokenRingReport { WorkerId = "d-2", JobId = job.Id, Generation = a.Generation, SuspectRank = 1, Reason = "link from rank 1 failed" });
+        await r.ReportBrokenAsync(new BrokenRingReport { WorkerId = "d-0", JobId = job.Id, Generation = a.Generation, SuspectRank = 2, Reason = "link from rank 2 closed" });
+        Assert.DoesNotContain("http://127.0.0.1:7002", (await r.GetAsync(job.Id)).Workers);
+        // Alive after all, it asks for work: it is freed, and the job, a worker short, takes it back as a joiner.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var back = await r.WaitForAssignmentAsync("d-1", bound.Token);
+        Assert.Equal((job.Id, 2, 3), (back.JobId, back.Rank, back.WorldSize));
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public sealed class WorkersService(JobRegistry registry) : Workers.WorkersBase
         Errors.Map(async () =>
         {
             await registry.AuthenticateAsync(request.WorkerId, Secret(context));
-            await registry.LeaveAsync(request.WorkerId, request.Reason, request.FinishedJobId);
+            await registry.LeaveAsync(request.WorkerId, request.Reason, request.FinishedJobId, request.FinishedGeneration);
             return new LeaveResponse();
         });
 
