@@ -191,7 +191,8 @@ public sealed class WorkerGrain(
         // This check ran a beat or more late: the grain, or its whole coordinator, was held up (a call that waited on a
         // dead one, a cluster moving grains after a coordinator died, a starved or paused process), and a worker's beats
         // were held up with it. The time lost is not counted against the worker: its deadline moves on by as much, and
-        // to at least a beat from now. No more, so that a coordinator that keeps stalling still finds a dead worker.
+        // to at least a beat from now. No more: a coordinator that stalls now and then still finds a dead worker, later
+        // by its stalls (only one late by more than a beat at every check never would, and then it hears nothing anyway).
         if (sinceCheck > _liveness.HeartbeatInterval)
         {
             var moved = _deadline + (sinceCheck - CheckInterval);
