@@ -29,16 +29,32 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    [Fact]
-    public async Task A_job_that_loses_a_worker_to_kill_9_ends_with_the_parameters_of_the_same_job_uninterrupted()
+    // A coordinator on its own state directory and `workers` worker processes, over 1,800 synthetic digits (200 to test).
+    private (string Url, BackgroundProcess Coordinator, List<BackgroundProcess> Workers) StartCluster(int workers)
     {
         SyntheticDigits.Write(_dir, train: 1800, test: 200);
         int port = BackgroundProcess.FreePort();
         string url = $"http://127.0.0.1:{port}";
-        using var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
+        var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
             Path.Combine(_dir, "state"), "--data-dir", _dir], Env);
-        coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        var workers = Enumerable.Range(0, 3).Select(_ => BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env)).ToList();
+        try
+        {
+            coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            coordinator.Dispose(); // stopped by PID even when it never came up
+            throw;
+        }
+        return (url, coordinator,
+            [.. Enumerable.Range(0, workers).Select(_ => BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env))]);
+    }
+
+    [Fact]
+    public async Task A_job_that_loses_a_worker_to_kill_9_ends_with_the_parameters_of_the_same_job_uninterrupted()
+    {
+        var (url, coordinator, workers) = StartCluster(workers: 3);
+        using var _ = coordinator;
         try
         {
             string Logs() => coordinator.Output + string.Join("\n", workers.Select(w => w.Output));
@@ -80,19 +96,15 @@ public class ElasticTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task A_worker_set_frozen_past_the_heartbeat_window_comes_back_and_completes_with_each_epoch_once()
     {
-        SyntheticDigits.Write(_dir, train: 1800, test: 200);
-        int port = BackgroundProcess.FreePort();
-        string url = $"http://127.0.0.1:{port}";
-        using var coordinator = BackgroundProcess.Disttrain(["coordinator", "--bind", "127.0.0.1", "--port", port.ToString(), "--state-dir",
-            Path.Combine(_dir, "state"), "--data-dir", _dir], Env);
-        coordinator.WaitForLine(l => l.StartsWith("coordinator listening", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        var workers = Enumerable.Range(0, 2).Select(_ => BackgroundProcess.Disttrain(["worker", "--coordinator", url, "--bind", "127.0.0.1"], Env)).ToList();
+        var (url, coordinator, workers) = StartCluster(workers: 2);
+        using var _ = coordinator;
         try
         {
             string Logs() => coordinator.Output + "\n" + string.Join("\n", workers.Select(w => w.Output));
             using var channel = CoordinatorChannel.Create(url);
             var jobs = new Jobs.JobsClient(channel);
-            var spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 6, GlobalBatchSize = 60, Workers = 2, Seed = 7 };
+            // Enough epochs (a fraction of a second each) that the freeze always lands mid-run.
+            var spec = new JobSpec { Model = "mnist-mlp", Dataset = "mnist", Epochs = 30, GlobalBatchSize = 60, Workers = 2, Seed = 7 };
             var job = await jobs.SubmitAsync(new SubmitJobRequest { Spec = spec });
             var struck = await WaitForAsync(jobs, job.Id, j => j.History.Count >= 1 || j.Status is not (JobStatus.Pending or JobStatus.Running),
                 TimeSpan.FromSeconds(120), Logs);
